@@ -60,6 +60,10 @@ export interface ServiceOptions {
   maxBodyBytes?: number;
   /** Readiness beyond "listening": e.g. model loaded, store reachable. */
   ready?: () => boolean | Promise<boolean>;
+  /** Exit on SIGTERM/SIGINT after a graceful close (default true; false when embedded in another program). */
+  handleSignals?: boolean;
+  /** Collect Node process metrics (default true). */
+  processMetrics?: boolean;
   /** Runs after the server stops accepting connections, before exit. */
   onShutdown?: () => Promise<void> | void;
 }
@@ -78,7 +82,9 @@ export interface Service {
 export function createService(opts: ServiceOptions): Service {
   const log = pino({ base: { service: opts.name, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
   const metrics = new client.Registry();
-  client.collectDefaultMetrics({ register: metrics, prefix: `${opts.name.replace(/-/g, '_')}_` });
+  if (opts.processMetrics !== false) {
+    client.collectDefaultMetrics({ register: metrics, prefix: `${opts.name.replace(/-/g, '_')}_` });
+  }
   const requests = new client.Counter({
     name: 'http_requests_total',
     help: 'HTTP requests served, by route pattern and status class',
@@ -216,6 +222,7 @@ export function createService(opts: ServiceOptions): Service {
     boundPort = (server.address() as AddressInfo).port;
     log.info({ port: boundPort }, 'listening');
     process.send?.({ type: 'listening', service: opts.name, port: boundPort });
+    if (opts.handleSignals === false) return boundPort;
     const stop = (signal: string) => {
       log.info({ signal }, 'shutting down');
       close().then(

@@ -1,0 +1,310 @@
+// The embedded platform: every service a child process on 127.0.0.1, a supervisor with ReplicaSet
+// semantics, and a fault proxy on each network link. Needs nothing but Node.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Mechanism } from '../../pipeline/common/config.ts';
+import type {
+  PipelineEndpoints,
+  PipelineOptions,
+  Platform,
+  PlatformEvent,
+  ReplicaInfo,
+  ServiceName,
+} from '../platform.ts';
+import { type ActiveRecord, forgetActive, recordActive } from './active.ts';
+import { Supervisor, type SupervisorEvent } from './supervisor.ts';
+import { ProxyHub, toxiproxyApi } from './toxiproxy-api.ts';
+
+const PIPELINE_DIR = fileURLToPath(new URL('../../pipeline/', import.meta.url));
+const entry = (service: string) => path.join(PIPELINE_DIR, service, 'main.ts');
+
+export class LocalPlatform implements Platform {
+  readonly name = 'local' as const;
+  private readonly opts: Required<Omit<PipelineOptions, 'stateDir'>> & { stateDir: string };
+  private supervisor: Supervisor;
+  private hub = new ProxyHub();
+  private api?: ReturnType<typeof toxiproxyApi>;
+  private listeners: ((e: PlatformEvent) => void)[] = [];
+  private ep?: PipelineEndpoints;
+  private ports = new Map<string, number>();
+  private stopped = false;
+
+  constructor(opts: PipelineOptions = {}) {
+    const stateDir = path.resolve(opts.stateDir ?? fs.mkdtempSync(path.resolve('.faultline', 'pipeline-')));
+    this.opts = {
+      replicas: opts.replicas ?? 2,
+      store: opts.store ?? 'sqlite',
+      disabled: opts.disabled ?? new Set<Mechanism>(),
+      seed: opts.seed ?? 42,
+      canary: opts.canary ?? false,
+      stateDir,
+    };
+    if (this.opts.replicas < 1 || !Number.isInteger(this.opts.replicas)) {
+      throw new Error(`replicas: expected a whole number ≥ 1, found ${this.opts.replicas}`);
+    }
+    this.supervisor = new Supervisor({ restart: !this.opts.disabled.has('restart') });
+    this.supervisor.on('event', (e: SupervisorEvent) => this.onSupervisorEvent(e));
+  }
+
+  get stateDir() {
+    return this.opts.stateDir;
+  }
+
+  get endpoints(): PipelineEndpoints {
+    if (!this.ep) throw new Error('the local platform is not started: call start() first');
+    return this.ep;
+  }
+
+  onEvent(listener: (e: PlatformEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async start(): Promise<PipelineEndpoints> {
+    const { stateDir, replicas } = this.opts;
+    fs.mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
+    const token = randomBytes(16).toString('hex');
+    const names = [
+      'registry',
+      'feature-server',
+      'gateway',
+      'controller',
+      'proxy-api',
+      'link:model-server->feature-server',
+      'link:model-server->registry',
+      ...Array.from({ length: replicas }, (_, i) => [`model-server-${i}`, `link:gateway->model-server-${i}`]).flat(),
+      ...(this.opts.canary ? ['model-server-canary', 'link:gateway->model-server-canary'] : []),
+    ];
+    const free = await freePorts(names.length);
+    names.forEach((n, i) => this.ports.set(n, free[i]));
+    const url = (n: string) => `http://127.0.0.1:${this.port(n)}`;
+    const disable = [...this.opts.disabled].join(',');
+    const common = { ADMIN_TOKEN: token, FAULTLINE_DISABLE: disable, HOST: '127.0.0.1' };
+    const log = (n: string) => path.join(stateDir, 'logs', `${n}.log`);
+    const record: ActiveRecord = { pid: process.pid, stateDir, startedAt: new Date().toISOString(), pids: [] };
+    const refreshActive = () => {
+      recordActive({ ...record, pids: this.supervisor.pids() });
+      this.writeStatus();
+    };
+    this.onEvent(() => refreshActive());
+    refreshActive();
+
+    try {
+      this.api = toxiproxyApi(this.hub, { port: this.port('proxy-api') });
+      await this.api.listen();
+      const links = ['model-server->feature-server', 'model-server->registry'];
+      const upstreamOf = (link: string) => link.split('->')[1];
+      const proxy = (link: string) => this.hub.add(link, `127.0.0.1:${this.port(`link:${link}`)}`, `127.0.0.1:${this.port(upstreamOf(link))}`);
+      for (const link of links) await proxy(link);
+
+      this.spawn('registry', 0, {
+        ...common,
+        REGISTRY_DB: path.join(stateDir, 'registry.db'),
+        ARTIFACT_ROOT: path.join(stateDir, 'artifacts'),
+      }, log);
+      this.spawn('feature-server', 0, {
+        ...common,
+        FEATURE_STORE: this.opts.store === 'sqlite' ? path.join(stateDir, 'features.db') : this.opts.store,
+      }, log);
+      await Promise.all([this.waitReady(url('registry')), this.waitReady(url('feature-server'))]);
+
+      await runJob(entry('trainer'), {
+        ...common,
+        REGISTRY_URL: url('registry'),
+        FEATURE_SERVER_URL: url('feature-server'),
+        SEED: String(this.opts.seed),
+        MODE: 'bootstrap',
+      }, log('trainer'));
+
+      const modelServerEnv = (i: number | 'canary') => ({
+        ...common,
+        REGISTRY_URL: url('link:model-server->registry'),
+        FEATURE_SERVER_URL: url('link:model-server->feature-server'),
+        REPLICA: String(i),
+        MODEL_ALIAS: i === 'canary' ? 'challenger' : 'champion',
+      });
+      const replicaNames = Array.from({ length: replicas }, (_, i) => `model-server-${i}`);
+      for (let i = 0; i < replicas; i++) {
+        await proxy(`gateway->model-server-${i}`);
+        links.push(`gateway->model-server-${i}`);
+        this.spawn('model-server', i, modelServerEnv(i), log);
+      }
+      if (this.opts.canary) {
+        await proxy('gateway->model-server-canary');
+        links.push('gateway->model-server-canary');
+        this.spawn('model-server', 'canary', modelServerEnv('canary'), log);
+      }
+      await Promise.all(replicaNames.map((n) => this.waitReady(url(n))));
+
+      this.spawn('gateway', 0, {
+        ...common,
+        UPSTREAMS: replicaNames.map((n) => url(`link:gateway->${n}`)).join(','),
+        CANARY_UPSTREAMS: this.opts.canary ? url('link:gateway->model-server-canary') : '',
+        CANARY_WEIGHT: '0',
+      }, log);
+      await this.waitReady(url('gateway'));
+      this.spawn('controller', 0, {
+        ...common,
+        REGISTRY_URL: url('registry'),
+        GATEWAY_URL: url('gateway'),
+        MODEL_SERVER_URLS: replicaNames.map(url).join(','),
+        EVENTS_FILE: path.join(stateDir, 'controller-events.ndjson'),
+        RETRAIN_COMMAND: JSON.stringify([process.execPath, entry('trainer')]),
+      }, log);
+      await this.waitReady(url('controller'));
+
+      this.ep = {
+        gateway: url('gateway'),
+        registry: url('registry'),
+        featureServer: url('feature-server'),
+        controller: url('controller'),
+        modelServers: replicaNames.map(url),
+        toxiproxy: url('proxy-api'),
+        links,
+        adminToken: token,
+      };
+      this.writeStatus();
+      return this.ep;
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async replicas(service: ServiceName): Promise<ReplicaInfo[]> {
+    return this.supervisor.replicasOf(service).map((s) => ({ ...s, url: `http://127.0.0.1:${s.port}` }));
+  }
+
+  async kill(
+    service: ServiceName,
+    opts: { count?: number; percent?: number; signal?: NodeJS.Signals; pick?: (n: number) => number },
+  ): Promise<ReplicaInfo[]> {
+    const alive = (await this.replicas(service)).filter((r) => r.state === 'running' && r.pid);
+    if (alive.length === 0) throw new Error(`pod-kill: no running replica of ${service}`);
+    const n = opts.count ?? Math.max(1, Math.round(((opts.percent ?? 100) / 100) * alive.length));
+    const pick = opts.pick ?? ((k: number) => Math.floor(Math.random() * k));
+    const victims: ReplicaInfo[] = [];
+    const pool = [...alive];
+    while (victims.length < Math.min(n, alive.length)) victims.push(...pool.splice(pick(pool.length), 1));
+    for (const v of victims) this.supervisor.kill(v.name, opts.signal ?? 'SIGKILL');
+    return victims;
+  }
+
+  async stopService(service: ServiceName): Promise<void> {
+    await Promise.all(this.supervisor.replicasOf(service).map((r) => this.supervisor.stop(r.name)));
+  }
+
+  async startService(service: ServiceName): Promise<void> {
+    const reps = this.supervisor.replicasOf(service);
+    for (const r of reps) this.supervisor.resume(r.name);
+    await Promise.all(reps.map((r) => this.waitReady(`http://127.0.0.1:${r.port}`)));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.supervisor.shutdown();
+    await this.hub.close();
+    await this.api?.close();
+    forgetActive(process.pid, this.opts.stateDir);
+  }
+
+  /** `status.json` in the state dir: what `faultline pipeline status` shows from another process. */
+  private writeStatus() {
+    const f = path.join(this.opts.stateDir, 'status.json');
+    const body = {
+      owner_pid: process.pid,
+      updated_at: new Date().toISOString(),
+      endpoints: this.ep ?? null,
+      replicas: this.supervisor.status().map((s) => ({ ...s, url: `http://127.0.0.1:${s.port}` })),
+    };
+    fs.writeFileSync(`${f}.tmp`, JSON.stringify(body, null, 2));
+    fs.renameSync(`${f}.tmp`, f);
+  }
+
+  private port(name: string): number {
+    const p = this.ports.get(name);
+    if (p === undefined) throw new Error(`no port allocated for ${name}`);
+    return p;
+  }
+
+  private spawn(service: string, replica: number | 'canary', env: Record<string, string>, log: (n: string) => string) {
+    const name = service === 'model-server' ? `model-server-${replica}` : service;
+    this.supervisor.add({
+      name,
+      service,
+      replica: replica === 'canary' ? -1 : replica,
+      entry: entry(service),
+      env,
+      port: this.port(name),
+      logFile: log(name),
+    });
+  }
+
+  private async waitReady(base: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+      if (this.stopped) throw new Error('platform stopped while waiting for readiness');
+      try {
+        const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(1000) });
+        if (res.ok) return;
+        last = `HTTP ${res.status}`;
+      } catch (e) {
+        last = (e as Error).message;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${base} was not ready within ${timeoutMs} ms (last: ${last}); see the logs in ${this.opts.stateDir}/logs`);
+  }
+
+  private onSupervisorEvent(e: SupervisorEvent) {
+    const type = (
+      { started: 'replica-started', exited: 'replica-exited', 'restart-scheduled': 'replica-restart-scheduled', stopped: 'service-stopped' } as const
+    )[e.type];
+    const ev: PlatformEvent = {
+      type,
+      service: e.service,
+      name: e.name,
+      ts_ms: e.ts_ms,
+      pid: e.pid,
+      details: { code: e.code, signal: e.signal, delayMs: e.delayMs },
+    };
+    for (const l of this.listeners) l(ev);
+  }
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  // Hold every socket until all are bound, so the same port is never handed out twice.
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+function runJob(script: string, env: Record<string, string>, logFile: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const out = fs.openSync(logFile, 'a');
+    const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+    fs.closeSync(out);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code === 0) return resolve();
+      const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
+      reject(new Error(`${path.basename(path.dirname(script))} job exited with ${code}:\n${tail}`));
+    });
+  });
+}

@@ -1,0 +1,65 @@
+// Where the reference pipeline runs. Scenarios talk only to this interface, so the same scenario runs
+// on the embedded local platform, in Docker, or on Kubernetes.
+import type { Mechanism } from '../pipeline/common/config.ts';
+
+export const SERVICES = ['registry', 'feature-server', 'model-server', 'gateway', 'controller'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export interface PipelineEndpoints {
+  gateway: string;
+  registry: string;
+  featureServer: string;
+  controller: string;
+  /** Direct (un-proxied) address of each model-server replica, by replica index. */
+  modelServers: string[];
+  /** Toxiproxy-compatible API that controls the network links. */
+  toxiproxy: string;
+  /** Named network links a latency/outage fault can target. */
+  links: string[];
+  adminToken: string;
+}
+
+export interface PipelineOptions {
+  replicas?: number;
+  /** `sqlite` (default) or a `redis://` URL. */
+  store?: string;
+  disabled?: Set<Mechanism>;
+  seed?: number;
+  /** Where databases, artifacts, logs and the state file live. */
+  stateDir?: string;
+  /** Add one model-server replica serving alias `challenger` behind the gateway's canary pool. */
+  canary?: boolean;
+}
+
+export interface ReplicaInfo {
+  name: string;
+  service: string;
+  replica: number;
+  pid?: number;
+  state: string;
+  restarts: number;
+  url: string;
+}
+
+export interface PlatformEvent {
+  type: 'replica-started' | 'replica-exited' | 'replica-restart-scheduled' | 'service-stopped';
+  service: string;
+  name: string;
+  ts_ms: number;
+  pid?: number;
+  details?: Record<string, unknown>;
+}
+
+export interface Platform {
+  readonly name: 'local' | 'docker' | 'kubernetes';
+  start(): Promise<PipelineEndpoints>;
+  readonly endpoints: PipelineEndpoints;
+  replicas(service: ServiceName): Promise<ReplicaInfo[]>;
+  /** Pod kill: the platform is expected to replace what was killed. */
+  kill(service: ServiceName, opts: { count?: number; percent?: number; signal?: NodeJS.Signals; pick?: (n: number) => number }): Promise<ReplicaInfo[]>;
+  /** Takes every replica of a service down and keeps it down until `startService`. */
+  stopService(service: ServiceName): Promise<void>;
+  startService(service: ServiceName): Promise<void>;
+  onEvent(listener: (e: PlatformEvent) => void): void;
+  stop(): Promise<void>;
+}
