@@ -80,7 +80,11 @@ export interface Service {
 }
 
 export function createService(opts: ServiceOptions): Service {
-  const log = pino({ base: { service: opts.name, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
+  const log = pino({
+    level: process.env.LOG_LEVEL ?? 'info',
+    base: { service: opts.name, pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
   const metrics = new client.Registry();
   if (opts.processMetrics !== false) {
     client.collectDefaultMetrics({ register: metrics, prefix: `${opts.name.replace(/-/g, '_')}_` });
@@ -141,7 +145,13 @@ export function createService(opts: ServiceOptions): Service {
     const started = process.hrtime.bigint();
     const url = new URL(req.url ?? '/', 'http://local');
     const method = req.method ?? 'GET';
-    const match = find(method, url.pathname);
+    let match: ReturnType<typeof find>;
+    let badPath: HttpError | undefined;
+    try {
+      match = find(method, url.pathname);
+    } catch {
+      badPath = new HttpError(400, 'MALFORMED_REQUEST', `path: invalid percent-encoding in ${url.pathname}`, 'path');
+    }
     const routeLabel = match ? `/${match.route.parts.join('/')}` : 'unmatched';
     let bodyPromise: Promise<Buffer> | undefined;
     const request: Request = {
@@ -166,6 +176,7 @@ export function createService(opts: ServiceOptions): Service {
     };
     let status = 500;
     try {
+      if (badPath) throw badPath;
       if (!match) {
         const allowed = routes.some((r) => matchParts(r.parts, split(url.pathname)));
         throw allowed
