@@ -126,7 +126,7 @@ export function createService(opts: ServiceOptions): Service {
     close,
   };
 
-  svc.route('GET', '/healthz', () => ({ status: 'ok' }));
+  svc.route('GET', '/healthz', () => ({ body: { status: 'ok' } }));
   svc.route('GET', '/readyz', async () => {
     const ok = !shuttingDown && (opts.ready ? await opts.ready() : true);
     return { status: ok ? 200 : 503, body: { ready: ok } };
@@ -233,16 +233,7 @@ export function createService(opts: ServiceOptions): Service {
     boundPort = (server.address() as AddressInfo).port;
     log.info({ port: boundPort }, 'listening');
     process.send?.({ type: 'listening', service: opts.name, port: boundPort });
-    if (opts.handleSignals === false) return boundPort;
-    const stop = (signal: string) => {
-      log.info({ signal }, 'shutting down');
-      close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    if (opts.handleSignals !== false) registerForSignals(close, log);
     return boundPort;
   }
 
@@ -260,6 +251,24 @@ export function createService(opts: ServiceOptions): Service {
   }
 
   return svc;
+}
+
+// One signal handler per process closes every service in it (tests start many in one process).
+const closers = new Set<() => Promise<void>>();
+let signalsHooked = false;
+function registerForSignals(close: () => Promise<void>, log: Logger) {
+  closers.add(close);
+  if (signalsHooked) return;
+  signalsHooked = true;
+  const stop = (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    Promise.all([...closers].map((c) => c())).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
 }
 
 function isReply(v: unknown): v is Reply {

@@ -6,6 +6,8 @@ export function parseBody<T extends z.ZodType>(schema: T, value: unknown): z.inf
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
-  const field = issue.path.length ? issue.path.map(String).join('.') : '(body)';
+  // An unknown key is reported on its parent; name the key itself, which is what the caller got wrong.
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+  const field = path.length ? path.map(String).join('.') : '(body)';
   throw new HttpError(400, 'INVALID_PARAMETER_VALUE', `${field}: ${issue.message}`, field);
 }
