@@ -203,7 +203,9 @@ export function createService(opts: ServiceOptions): Service {
       const e =
         err instanceof HttpError ? err : new HttpError(500, 'INTERNAL_ERROR', (err as Error)?.message ?? String(err));
       status = e.status;
-      if (status >= 500) log.error({ err, path: url.pathname }, 'request failed');
+      // 503 is an expected answer during chaos (dependency down): one warn line, no stack.
+      if (status === 503) log.warn({ path: url.pathname, code: e.code }, e.message);
+      else if (status >= 500) log.error({ err, path: url.pathname }, 'request failed');
       if (!res.headersSent) {
         res.writeHead(status, { 'content-type': 'application/json', ...(e.status === 413 ? { connection: 'close' } : {}) });
       }
