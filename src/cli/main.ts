@@ -2,6 +2,8 @@
 // The `faultline` command line. Each command returns an exit code; see src/cli/exit.ts.
 import { Command, CommanderError, Option } from 'commander';
 import { pipelineDemo, pipelineDown, pipelineStatus, pipelineUp, type UpOptions } from './commands/pipeline.ts';
+import { runCommand, type RunFlags } from './commands/run.ts';
+import { cleanup } from '../runner/cleanup.ts';
 import { EXIT, UsageError } from './exit.ts';
 
 const program = new Command('faultline')
@@ -36,6 +38,35 @@ pipeline.command('status').description('list services, pids and readiness').acti
 pipelineFlags(pipeline.command('demo').description('start the pipeline, score three transactions, stop')).action(
   run((o: UpOptions) => pipelineDemo(o)),
 );
+
+const runFlags = (c: Command) =>
+  c
+    .option('--platform <name>', 'where the pipeline runs: local', 'local')
+    .option('--seed <n>', "override every scenario's load seed")
+    .option('--report-dir <dir>', 'report folder (default reports/<timestamp>-<name>)')
+    .option('--replicas <n>', 'model-server replicas (overrides the scenario)')
+    .option('--runbooks <dir>', 'runbook folder (default runbooks/ beside the scenarios)')
+    .option('--disable <mechanisms>', 'switch off resilience: fallback,retries,breaker,ejection,rollback,restart')
+    .option('--pdf', 'also render report.pdf (needs Chromium)')
+    .option('--quiet', 'no progress output');
+
+runFlags(program.command('run').description('run scenarios (files or folders) against the pipeline').argument('<paths...>')).action(
+  run((paths: string[], o: RunFlags) => runCommand(paths, o, 'run')),
+);
+runFlags(program.command('gameday').description('run a game-day suite (kind: Suite)').argument('<suite>')).action(
+  run((suite: string, o: RunFlags) => runCommand([suite], o, 'gameday')),
+);
+program
+  .command('cleanup')
+  .description('revert faults and stop pipelines left behind by a killed runner')
+  .option('--all', 'also stop pipelines whose owner is still alive')
+  .action(
+    run(async (o: { all?: boolean }) => {
+      const r = await cleanup({ all: o.all, log: (m) => process.stdout.write(`${m}\n`) });
+      process.stdout.write(r.pipelines ? `cleaned ${r.pipelines} pipeline(s); ${r.reverted.length} fault(s) reverted\n` : 'nothing to clean up\n');
+      return r.failed.length ? EXIT.infra : EXIT.ok;
+    }),
+  );
 
 try {
   await program.parseAsync(process.argv);

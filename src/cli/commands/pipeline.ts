@@ -8,6 +8,7 @@ import { faultlineHome, isAlive, listActive } from '../../platforms/local/active
 import { LocalPlatform } from '../../platforms/local/local-platform.ts';
 import type { PipelineEndpoints } from '../../platforms/platform.ts';
 import { EXIT, UsageError } from '../exit.ts';
+import { cleanup } from '../../runner/cleanup.ts';
 
 export interface UpOptions {
   replicas: string;
@@ -113,35 +114,11 @@ async function detach(o: UpOptions, stateDir: string): Promise<number> {
   return EXIT.infra;
 }
 
-/** Stops every local pipeline recorded as active: owner first (graceful), then any orphaned child. */
+/** Stops every local pipeline recorded as active (and reverts any fault a dead runner left). */
 export async function pipelineDown(): Promise<number> {
-  const active = listActive();
-  if (active.length === 0) {
-    process.stdout.write('no local pipeline is running\n');
-    return EXIT.ok;
-  }
-  for (const rec of active) {
-    if (rec.pid !== process.pid && isAlive(rec.pid)) {
-      process.kill(rec.pid, 'SIGTERM');
-      await waitGone([rec.pid], 10_000);
-    }
-    const left = rec.pids.filter(isAlive);
-    for (const pid of left) process.kill(pid, 'SIGTERM');
-    await waitGone(left, 4000);
-    for (const pid of left.filter(isAlive)) process.kill(pid, 'SIGKILL');
-    fs.rmSync(rec.file, { force: true });
-    process.stdout.write(`stopped the pipeline in ${rec.stateDir}\n`);
-  }
-  return EXIT.ok;
-}
-
-export async function waitGone(pids: number[], timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!pids.some(isAlive)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return !pids.some(isAlive);
+  const r = await cleanup({ all: true, log: (m) => process.stdout.write(`${m}\n`) });
+  if (r.pipelines === 0) process.stdout.write('no local pipeline is running\n');
+  return r.failed.length ? EXIT.infra : EXIT.ok;
 }
 
 export async function pipelineStatus(): Promise<number> {

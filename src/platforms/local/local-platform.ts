@@ -137,15 +137,13 @@ export class LocalPlatform implements Platform {
         links.push('gateway->model-server-canary');
         this.spawn('model-server', 'canary', modelServerEnv('canary'), log);
       }
-      await Promise.all(replicaNames.map((n) => this.waitReady(url(n))));
-
+      // The gateway and controller find their upstreams at request/scrape time: start them alongside.
       this.spawn('gateway', 0, {
         ...common,
         UPSTREAMS: replicaNames.map((n) => url(`link:gateway->${n}`)).join(','),
         CANARY_UPSTREAMS: this.opts.canary ? url('link:gateway->model-server-canary') : '',
         CANARY_WEIGHT: '0',
       }, log);
-      await this.waitReady(url('gateway'));
       this.spawn('controller', 0, {
         ...common,
         REGISTRY_URL: url('registry'),
@@ -154,7 +152,7 @@ export class LocalPlatform implements Platform {
         EVENTS_FILE: path.join(stateDir, 'controller-events.ndjson'),
         RETRAIN_COMMAND: JSON.stringify([process.execPath, entry('trainer')]),
       }, log);
-      await this.waitReady(url('controller'));
+      await Promise.all([...replicaNames, 'gateway', 'controller'].map((n) => this.waitReady(url(n))));
 
       this.ep = {
         gateway: url('gateway'),

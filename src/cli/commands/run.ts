@@ -1,0 +1,113 @@
+// `faultline run` and `faultline gameday`: validate, run every scenario, write the report, exit with
+// a code CI understands.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Mechanism } from '../../pipeline/common/config.ts';
+import { parseDisabled } from '../../pipeline/common/config.ts';
+import { writeRunReport } from '../../report/write.ts';
+import { createProgress } from '../../runner/progress.ts';
+import { runScenarios } from '../../runner/suite.ts';
+import { formatErrors, type LoadedScenario, loadPath } from '../../scenario/load.ts';
+import { EXIT, UsageError } from '../exit.ts';
+
+export interface RunFlags {
+  platform: string;
+  seed?: string;
+  reportDir?: string;
+  replicas?: string;
+  disable?: string;
+  runbooks?: string;
+  pdf?: boolean;
+  quiet?: boolean;
+}
+
+export async function runCommand(paths: string[], flags: RunFlags, mode: 'run' | 'gameday'): Promise<number> {
+  if (flags.platform !== 'local') {
+    throw new UsageError(`--platform: "${flags.platform}" is not available in this build (available: local)`);
+  }
+  const seed = flags.seed === undefined ? undefined : Number(flags.seed);
+  if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed: expected an integer, found "${flags.seed}"`);
+  const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 16)) {
+    throw new UsageError(`--replicas: expected a whole number from 1 to 16, found "${flags.replicas}"`);
+  }
+  let disabled: Set<Mechanism>;
+  try {
+    disabled = parseDisabled(flags.disable);
+  } catch (e) {
+    throw new UsageError(`--disable: ${(e as Error).message.replace(/^FAULTLINE_DISABLE: /, '')}`);
+  }
+
+  const scenarios: LoadedScenario[] = [];
+  let name = '';
+  let continueOnFailure = true;
+  let cooldownMs = 0;
+  for (const p of paths) {
+    const loaded = await loadPath(p, { runbookDir: flags.runbooks });
+    if (!loaded.ok) {
+      process.stderr.write(`${formatErrors(loaded.errors)}\n`);
+      return EXIT.invalidInput;
+    }
+    for (const l of loaded.value) {
+      if (l.kind === 'Suite') {
+        name ||= l.suite.metadata.name;
+        continueOnFailure = l.suite.spec.continueOnFailure;
+        cooldownMs = l.suite.spec.cooldown;
+        scenarios.push(
+          ...l.scenarios.map((s) =>
+            l.suite.spec.pipeline ? { ...s, scenario: { ...s.scenario, spec: { ...s.scenario.spec, pipeline: l.suite.spec.pipeline } } } : s,
+          ),
+        );
+      } else {
+        if (mode === 'gameday') throw new UsageError(`${l.file}: gameday expects a kind: Suite file, found kind: Scenario (use faultline run)`);
+        scenarios.push(l);
+      }
+    }
+  }
+  if (scenarios.length === 0) throw new UsageError(`no scenario found in ${paths.join(', ')}`);
+  name ||= scenarios.length === 1 ? scenarios[0].scenario.metadata.name : path.basename(path.resolve(paths[0]));
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  const runDir = path.resolve(flags.reportDir ?? path.join('reports', `${stamp}-${name}`));
+  fs.mkdirSync(runDir, { recursive: true });
+  const ctl = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(`\n${sig}: reverting faults and stopping the pipeline (again to force)…\n`);
+      ctl.abort(sig);
+    } else process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const progress = createProgress(process.stderr, { quiet: flags.quiet });
+  try {
+    const report = await runScenarios(scenarios, {
+      name,
+      runDir,
+      seed,
+      replicas,
+      disabled,
+      progress,
+      signal: ctl.signal,
+      command: `faultline ${mode} ${process.argv.slice(3).join(' ')}`.trim(),
+      continueOnFailure,
+      cooldownMs,
+    });
+    const written = await writeRunReport(runDir, report, { pdf: flags.pdf });
+    process.stdout.write(`\n${report.run.verdict.toUpperCase()}: ${report.scenarios.filter((s) => s.verdict === 'passed').length}/${report.scenarios.length} scenarios passed\n`);
+    for (const s of report.scenarios) {
+      process.stdout.write(`  ${s.verdict.padEnd(8)}${s.name}${s.measurements.mttrMs !== null ? `  MTTR ${(s.measurements.mttrMs / 1000).toFixed(2)} s` : ''}${s.measurements.mttdMs !== null ? `  MTTD ${(s.measurements.mttdMs / 1000).toFixed(2)} s` : ''}\n`);
+      for (const c of s.checks.filter((c) => !c.passed)) {
+        process.stdout.write(`      ✗ ${c.check}: measured ${c.measuredText}, target ${c.op} ${c.targetText} — ${c.explanation}\n`);
+      }
+      if (s.reason) process.stdout.write(`      ${s.reason}\n`);
+    }
+    process.stdout.write(`report: ${written.join(', ')}\n`);
+    return ctl.signal.aborted ? 130 : report.run.exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,21 @@
+import type { ServiceName } from '../platforms/platform.ts';
+import type { Fault } from './fault.ts';
+
+export interface OutageSpec {
+  service: ServiceName;
+}
+
+/** Takes a dependency fully down (every replica) until the fault is reverted. */
+export const dependencyOutage: Fault<OutageSpec> = {
+  type: 'dependency-outage',
+  async prepare(spec, ctx) {
+    return {
+      undo: { kind: 'service-stopped', service: spec.service },
+      plan: { service: spec.service },
+      inject: async () => {
+        await ctx.platform.stopService(spec.service);
+        return { stopped: spec.service };
+      },
+    };
+  },
+};

@@ -1,0 +1,38 @@
+import { DriftTransform } from '../load/drift-transform.ts';
+import type { Fault } from './fault.ts';
+
+export interface DriftFaultSpec {
+  feature: string;
+  kind: 'shift' | 'scale' | 'category-swap';
+  /** shift: added in feature units; scale: multiplier. */
+  amount?: number;
+  mapping?: Record<string, string>;
+  fraction?: number;
+  profile?: 'step' | 'ramp';
+  rampDurationMs?: number;
+}
+
+let counter = 0;
+
+/** Synthetic data drift: reshapes the payloads the load sends, from the moment it is injected. */
+export const drift: Fault<DriftFaultSpec> = {
+  type: 'drift',
+  async prepare(spec, ctx) {
+    const id = `drift-${++counter}`;
+    const profile = spec.profile === 'ramp' ? { kind: 'ramp' as const, durationMs: spec.rampDurationMs ?? 10_000 } : { kind: 'step' as const };
+    const build = (startMs: number) =>
+      spec.kind === 'category-swap'
+        ? new DriftTransform({ kind: 'category-swap', feature: spec.feature, mapping: spec.mapping ?? {}, fraction: spec.fraction, startMs, profile, seed: Math.floor(ctx.random() * 2 ** 31) })
+        : spec.kind === 'shift'
+          ? new DriftTransform({ kind: 'shift', feature: spec.feature, delta: spec.amount ?? 0, startMs, profile })
+          : new DriftTransform({ kind: 'scale', feature: spec.feature, factor: spec.amount ?? 1, startMs, profile });
+    build(Date.now()); // validates the spec before anything is journaled as injected
+    return {
+      undo: { kind: 'load-transform', id },
+      plan: { feature: spec.feature, kind: spec.kind, amount: spec.amount, mapping: spec.mapping, profile },
+      inject: async () => {
+        ctx.load.setTransform(id, build(Date.now()).apply);
+      },
+    };
+  },
+};

@@ -1,0 +1,66 @@
+// One interface for every fault. A fault first says how it will be undone (an UndoRecord, journaled
+// before anything changes), then injects; revert uses only the UndoRecord, so a later
+// `faultline cleanup` can undo it from the journal after the runner itself was killed.
+import type { Platform, PipelineEndpoints } from '../platforms/platform.ts';
+
+export type UndoRecord =
+  | { kind: 'none'; reason: string }
+  | { kind: 'feature-rows'; featureServer: string; token: string; rows: StoredRow[]; absent: string[] }
+  | { kind: 'toxic'; toxiproxy: string; proxy: string; toxic: string }
+  | { kind: 'proxy-enabled'; toxiproxy: string; proxy: string }
+  | { kind: 'service-stopped'; service: string }
+  | { kind: 'alias'; registry: string; token: string; model: string; alias: string; previous: string; injected: string }
+  | { kind: 'load-transform'; id: string }
+  | { kind: 'many'; undos: UndoRecord[] };
+
+export interface StoredRow {
+  user_id: string;
+  event_timestamp: string;
+  features: Record<string, unknown>;
+}
+
+export interface LoadHooks {
+  /** Replaces (or with undefined clears) a payload transform applied to every request the load sends. */
+  setTransform(id: string, fn: ((payload: Record<string, unknown>, tIntendedMs: number) => Record<string, unknown>) | undefined): void;
+}
+
+export interface FaultContext {
+  platform: Platform;
+  endpoints: PipelineEndpoints;
+  load: LoadHooks;
+  /** Seeded: the same scenario seed picks the same victims and entities. */
+  random: () => number;
+  /** Entity ids the online store holds (for corruption). */
+  entities: () => string[];
+  /** Runs a trainer job (bad-model-rollout); returns its parsed JSON result line. */
+  trainer: (mode: string) => Promise<Record<string, unknown>>;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface Prepared {
+  undo: UndoRecord;
+  /** What will be done, for the journal and the report. */
+  plan: Record<string, unknown>;
+  inject: () => Promise<Record<string, unknown> | void>;
+}
+
+export interface Fault<S = Record<string, unknown>> {
+  readonly type: string;
+  /** Reads whatever the revert will need; changes nothing. */
+  prepare(spec: S, ctx: FaultContext): Promise<Prepared>;
+}
+
+export async function http(method: string, url: string, body?: unknown, token?: string): Promise<unknown> {
+  const res = await fetch(url, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${url} → HTTP ${res.status}: ${text.slice(0, 300)}`);
+  return text ? JSON.parse(text) : {};
+}

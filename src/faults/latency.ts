@@ -1,0 +1,66 @@
+import { type Fault, http, type Prepared } from './fault.ts';
+
+export interface LatencySpec {
+  link: string;
+  toxic?: 'latency' | 'timeout' | 'reset_peer' | 'bandwidth' | 'down';
+  latency?: number;
+  jitter?: number;
+  timeout?: number;
+  /** KB/s, for bandwidth. */
+  rate?: number;
+  toxicity?: number;
+  stream?: 'upstream' | 'downstream';
+}
+
+/** Network faults on a named link, through a Toxiproxy API (built-in on local, real Toxiproxy elsewhere). */
+export const latency: Fault<LatencySpec> = {
+  type: 'latency',
+  async prepare(spec, ctx) {
+    const { links } = ctx.endpoints;
+    // `gateway->model-server` means every replica's link; `gateway->model-server-1` just one.
+    const targets = links.filter((l) => l === spec.link || l.startsWith(`${spec.link}-`));
+    if (targets.length === 0) {
+      throw new Error(`latency: unknown link "${spec.link}" (this pipeline has: ${links.join(', ')})`);
+    }
+    if (targets.length === 1) return prepareLink(spec, targets[0], ctx.endpoints.toxiproxy);
+    const parts = targets.map((l) => prepareLink(spec, l, ctx.endpoints.toxiproxy));
+    return {
+      undo: { kind: 'many', undos: parts.map((p) => p.undo) },
+      plan: { links: targets, ...parts[0].plan },
+      inject: async () => {
+        for (const p of parts) await p.inject();
+      },
+    };
+  },
+};
+
+function prepareLink(spec: LatencySpec, link: string, toxiproxy: string): Prepared {
+  {
+    spec = { ...spec, link };
+    const kind = spec.toxic ?? 'latency';
+    if (kind === 'down') {
+      return {
+        undo: { kind: 'proxy-enabled', toxiproxy, proxy: spec.link },
+        plan: { link: spec.link, toxic: 'down' },
+        inject: async () => {
+          await http('POST', `${toxiproxy}/proxies/${encodeURIComponent(spec.link)}`, { enabled: false });
+        },
+      };
+    }
+    const name = `faultline_${kind}_${Date.now().toString(36)}`;
+    const attributes: Record<string, number> =
+      kind === 'latency'
+        ? { latency: spec.latency ?? 0, jitter: spec.jitter ?? 0 }
+        : kind === 'bandwidth'
+          ? { rate: spec.rate ?? 0 }
+          : { timeout: spec.timeout ?? 0 };
+    const toxic = { name, type: kind, stream: spec.stream ?? 'downstream', toxicity: spec.toxicity ?? 1, attributes };
+    return {
+      undo: { kind: 'toxic', toxiproxy, proxy: spec.link, toxic: name },
+      plan: { link: spec.link, toxic },
+      inject: async () => {
+        await http('POST', `${toxiproxy}/proxies/${encodeURIComponent(spec.link)}/toxics`, toxic);
+      },
+    };
+  }
+}

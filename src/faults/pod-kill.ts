@@ -1,0 +1,27 @@
+import type { ServiceName } from '../platforms/platform.ts';
+import type { Fault } from './fault.ts';
+
+export interface PodKillSpec {
+  target: { service: ServiceName; count?: number; percent?: number };
+  signal?: 'SIGKILL' | 'SIGTERM';
+}
+
+/** Kills replicas; the platform (supervisor, ReplicaSet, Docker) is what must bring them back. */
+export const podKill: Fault<PodKillSpec> = {
+  type: 'pod-kill',
+  async prepare(spec, ctx) {
+    return {
+      undo: { kind: 'none', reason: 'the platform replaces killed replicas' },
+      plan: { service: spec.target.service, count: spec.target.count, percent: spec.target.percent, signal: spec.signal ?? 'SIGKILL' },
+      inject: async () => {
+        const victims = await ctx.platform.kill(spec.target.service, {
+          count: spec.target.count,
+          percent: spec.target.percent,
+          signal: spec.signal ?? 'SIGKILL',
+          pick: (n) => Math.floor(ctx.random() * n),
+        });
+        return { killed: victims.map((v) => ({ name: v.name, pid: v.pid })) };
+      },
+    };
+  },
+};

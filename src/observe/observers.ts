@@ -1,0 +1,120 @@
+// What the runner watches while a scenario runs, all into the journal: 1 s metric scrapes of every
+// service, the controller's event stream, the registry's champion alias and platform events.
+import { parseMetrics } from '../pipeline/controller/scrape.ts';
+import { RegistryClient } from '../pipeline/registry/client.ts';
+import { CHAMPION_ALIAS, PRIMARY_MODEL } from '../pipeline/schema.ts';
+import type { Platform, PipelineEndpoints } from '../platforms/platform.ts';
+import type { Journal } from '../runner/journal.ts';
+
+/** Metric families worth keeping in the journal: the pipeline's own, not Node process internals. */
+const KEEP = /^(gateway_|model_server_|controller_|feature_server_|registry_|http_requests_total)/;
+const DROP = /(_bucket|_created)$|_process_|_nodejs_/;
+
+export interface ScrapeTarget {
+  service: string;
+  replica: string;
+  url: string;
+}
+
+export function scrapeTargets(ep: PipelineEndpoints): ScrapeTarget[] {
+  return [
+    { service: 'gateway', replica: '0', url: ep.gateway },
+    ...ep.modelServers.map((url, i) => ({ service: 'model-server', replica: String(i), url })),
+    { service: 'feature-server', replica: '0', url: ep.featureServer },
+    { service: 'controller', replica: '0', url: ep.controller },
+  ];
+}
+
+export class Observers {
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  private pollAbort = new AbortController();
+  private lastAlias?: string;
+
+  private readonly journal: Journal;
+  private readonly endpoints: PipelineEndpoints;
+
+  constructor(journal: Journal, endpoints: PipelineEndpoints) {
+    this.journal = journal;
+    this.endpoints = endpoints;
+  }
+
+  start(platform: Platform, opts: { scrapeIntervalMs?: number; aliasIntervalMs?: number } = {}) {
+    platform.onEvent(({ type, ts_ms, ...rest }) => this.journal.append('platform.event', { kind: type, ...rest }, ts_ms));
+    const targets = scrapeTargets(this.endpoints);
+    this.every(opts.scrapeIntervalMs ?? 1000, () => Promise.all(targets.map((t) => this.scrape(t))));
+    const registry = new RegistryClient({ url: this.endpoints.registry, timeoutMs: 1000 });
+    this.every(opts.aliasIntervalMs ?? 500, () => this.pollAlias(registry));
+    void this.followController();
+  }
+
+  async stop() {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.pollAbort.abort();
+  }
+
+  private every(ms: number, fn: () => Promise<unknown>) {
+    let busy = false;
+    const tick = () => {
+      if (busy || this.stopped) return;
+      busy = true;
+      fn()
+        .catch(() => undefined)
+        .finally(() => {
+          busy = false;
+        });
+    };
+    tick();
+    this.timers.push(setInterval(tick, ms));
+  }
+
+  private async scrape(t: ScrapeTarget) {
+    const ts = Date.now();
+    try {
+      const res = await fetch(`${t.url}/metrics`, { signal: AbortSignal.timeout(900) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const samples: Record<string, number> = {};
+      for (const s of parseMetrics(await res.text())) {
+        if (!KEEP.test(s.name) || DROP.test(s.name)) continue;
+        const labels = Object.entries(s.labels)
+          .map(([k, v]) => `${k}="${v}"`)
+          .join(',');
+        samples[labels ? `${s.name}{${labels}}` : s.name] = s.value;
+      }
+      this.journal.append('scrape', { service: t.service, replica: t.replica, up: true, samples }, ts);
+    } catch (e) {
+      // A dead replica during chaos is data, not an error.
+      this.journal.append('scrape', { service: t.service, replica: t.replica, up: false, error: (e as Error).message }, ts);
+    }
+  }
+
+  private async pollAlias(registry: RegistryClient) {
+    const v = await registry.getAlias(PRIMARY_MODEL, CHAMPION_ALIAS);
+    const version = v?.version ?? null;
+    if (version !== (this.lastAlias ?? undefined)) {
+      this.journal.append('alias', { model: PRIMARY_MODEL, alias: CHAMPION_ALIAS, version, previous: this.lastAlias ?? null });
+      this.lastAlias = version ?? undefined;
+    }
+  }
+
+  /** Long-polls the controller's event stream; reconnects while the controller restarts. */
+  private async followController() {
+    let since = 0;
+    while (!this.stopped) {
+      try {
+        const res = await fetch(`${this.endpoints.controller}/v1/events?since=${since}&wait=2000`, {
+          signal: AbortSignal.any([this.pollAbort.signal, AbortSignal.timeout(5000)]),
+        });
+        const body = (await res.json()) as { events: { seq: number; ts_ms: number; type: string }[] };
+        for (const e of body.events ?? []) {
+          since = Math.max(since, e.seq);
+          this.journal.append('controller.event', { event: e }, e.ts_ms);
+        }
+      } catch {
+        if (this.stopped) return;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+}

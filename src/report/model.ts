@@ -1,0 +1,126 @@
+// report.json: everything a report is rendered from. `faultline report <run-dir>` regenerates every
+// other artifact (junit.xml, summary.md, index.html, report.pdf) from this file alone.
+import type { CheckResult } from '../runner/evaluate.ts';
+import type { TimeSeriesPoint } from '../slo/timeseries.ts';
+
+export const REPORT_SCHEMA_VERSION = 1;
+
+export type Verdict = 'passed' | 'failed' | 'aborted' | 'error';
+
+export interface RunReport {
+  schemaVersion: typeof REPORT_SCHEMA_VERSION;
+  run: {
+    id: string;
+    /** Suite or scenario name. */
+    name: string;
+    startedAt: string;
+    endedAt: string;
+    platform: string;
+    seed: number;
+    faultlineVersion: string;
+    host: string;
+    command: string;
+    /** 0 all checks met, 1 a check failed, 2 invalid input, 3 infrastructure failure. */
+    exitCode: number;
+    verdict: Verdict;
+    disabled: string[];
+  };
+  /** The measurement definitions the numbers follow (DESIGN.md), printed in every report. */
+  definitions: Record<string, string>;
+  scenarios: ScenarioReport[];
+}
+
+export interface RunbookSummary {
+  id: string;
+  title: string;
+  severity: string;
+  file: string;
+  detection: { signal: string; withinMs: number };
+  mitigation: { automated: string; withinMs: number };
+  mttrTargetMs: number;
+  slos: string[];
+  /** Markdown of each required section, for showing the runbook's steps beside the timeline. */
+  sections: Record<string, string>;
+}
+
+export interface FaultRecord {
+  id: string;
+  type: string;
+  name?: string;
+  spec: Record<string, unknown>;
+  plan?: Record<string, unknown>;
+  /** Epoch ms: when the injection took effect (t0 for the first fault). */
+  injectedAt?: number;
+  revertedAt?: number;
+  revertResult?: string;
+  error?: string;
+}
+
+export type MarkerKind =
+  | 'fault-inject'
+  | 'fault-revert'
+  | 'detection'
+  | 'mitigation'
+  | 'rollback'
+  | 'recovery'
+  | 'replica-exit'
+  | 'replica-start'
+  | 'alert'
+  | 'alias'
+  | 'abort';
+
+export interface Marker {
+  t: number;
+  kind: MarkerKind;
+  label: string;
+}
+
+export interface PhaseWindow {
+  from: number;
+  to: number;
+}
+
+export interface ScenarioReport {
+  name: string;
+  description?: string;
+  file: string;
+  verdict: Verdict;
+  /** Why the scenario aborted or errored. */
+  reason?: string;
+  startedAt: number;
+  endedAt: number;
+  runbook?: RunbookSummary;
+  phases: Record<'steady' | 'fault' | 'recovery' | 'whole', PhaseWindow>;
+  load: { driver: string; rate: number; durationMs: number; seed: number };
+  faults: FaultRecord[];
+  steadyState: CheckResult[];
+  checks: CheckResult[];
+  measurements: {
+    mttdMs: number | null;
+    mttrMs: number | null;
+    rollbackMs: number | null;
+    driftDetectionMs: number | null;
+    detectionSignal?: string;
+    mitigation?: { name: string; observed: boolean; t?: number; evidence: string };
+    recoveredAt?: number;
+    /** Per phase: requests, availability, error rate, latency percentiles, fallback share. */
+    phases: Record<string, {
+      requests: number;
+      ok: number;
+      availability: number | null;
+      errorRate: number | null;
+      fallbackShare: number | null;
+      latency: { p50: number | null; p90: number | null; p95: number | null; p99: number | null; p999: number | null; max: number | null; mean: number | null };
+      throughput: number;
+    }>;
+  };
+  /** Error budget of the runbook's availability SLO over the whole run. */
+  errorBudget?: { objective: number; requests: number; allowedErrors: number; errors: number; consumed: number };
+  /** 1 s buckets for the charts. */
+  timeline: TimeSeriesPoint[];
+  markers: Marker[];
+  /** Browser probe results, when the scenario ran one. */
+  probes?: { t: number; ok: boolean; latencyMs: number; modelVersion?: string; fallback?: string; error?: string }[];
+  /** Journal file, relative to the run folder. */
+  journal: string;
+}

@@ -1,0 +1,134 @@
+// Runs scenarios (one, a directory, or a game-day suite) in order, each on a fresh pipeline, and
+// assembles the run's report.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Mechanism } from '../pipeline/common/config.ts';
+import { REPORT_SCHEMA_VERSION, type RunReport, type ScenarioReport, type Verdict } from '../report/model.ts';
+import type { Runbook } from '../runbooks/schema.ts';
+import type { LoadedScenario } from '../scenario/load.ts';
+import type { Slo, SliName, SloOp } from '../slo/stats.ts';
+import type { Progress } from './progress.ts';
+import { type ResolvedRunbook, runScenario } from './run.ts';
+
+export const DEFINITIONS: Record<string, string> = {
+  'fault start (t0)': 'The moment an injection took effect, as recorded in the journal after the injection call returned.',
+  MTTD: "t0 → the first detection signal named by the runbook (alert, controller event, breaker open, drift gauge over threshold…).",
+  MTTR: "t0 → recovery: the first instant after which every SLI named by the runbook stays within its SLO for the scenario's stableFor period (default 5 s), evaluated in 250 ms buckets. Not recovered by the end of the run → the check fails.",
+  latency: 'Measured from the intended send time of an open-model (constant-arrival-rate) load, so a stalled server cannot hide its stall (no coordinated omission). Percentiles from HDR histograms (3 significant digits).',
+  availability: 'Successful responses / requests intended in the window (dropped requests count as failures). A fallback answer is a success, counted separately as fallback.share.',
+  phases: 'steady: warm-up end → first fault; fault: first injection → last fault reverted (pod-kill: a 10 s window); recovery: fault end → load end; whole: warm-up end → load end.',
+};
+
+export interface SuiteRunOptions {
+  name: string;
+  runDir: string;
+  seed?: number;
+  replicas?: number;
+  disabled?: Set<Mechanism>;
+  progress: Progress;
+  signal: AbortSignal;
+  command: string;
+  continueOnFailure?: boolean;
+  cooldownMs?: number;
+  platformName?: string;
+}
+
+export function resolveRunbook(rb: Runbook): ResolvedRunbook {
+  const slos: Slo[] = rb.slos.flatMap((c) =>
+    'runbook' in c.value || !['<', '<=', '>', '>='].includes(c.op) ? [] : [{ metric: c.metric as SliName, op: c.op as SloOp, value: c.value.n }],
+  );
+  const sections: Record<string, string> = {};
+  const lines = rb.body.split('\n');
+  let current: string | undefined;
+  for (const line of lines) {
+    const h = /^##\s+(.+?)\s*$/.exec(line);
+    if (h) {
+      current = h[1];
+      sections[current] = '';
+    } else if (current) sections[current] += `${line}\n`;
+  }
+  for (const k of Object.keys(sections)) sections[k] = sections[k].trim();
+  return {
+    targets: {
+      id: rb.id,
+      detection: { signal: rb.detection.signal.source, withinMs: rb.detection.within },
+      mitigation: { automated: rb.mitigation.automated, withinMs: rb.mitigation.within ?? rb.mttr_target },
+      mttrTargetMs: rb.mttr_target,
+      slos,
+    },
+    summary: {
+      id: rb.id,
+      title: rb.title,
+      severity: rb.severity,
+      file: rb.file,
+      detection: { signal: rb.detection.signal.source, withinMs: rb.detection.within },
+      mitigation: { automated: rb.mitigation.automated, withinMs: rb.mitigation.within ?? rb.mttr_target },
+      mttrTargetMs: rb.mttr_target,
+      slos: rb.slos.map((s) => s.source),
+      sections,
+    },
+  };
+}
+
+export async function runScenarios(scenarios: LoadedScenario[], opts: SuiteRunOptions): Promise<RunReport> {
+  fs.mkdirSync(opts.runDir, { recursive: true });
+  const startedAt = new Date();
+  const reports: ScenarioReport[] = [];
+  for (let i = 0; i < scenarios.length; i++) {
+    if (opts.signal.aborted) break;
+    const s = scenarios[i];
+    opts.progress.scenario(s.scenario.metadata.name, i, scenarios.length);
+    const dir = path.join(opts.runDir, 'scenarios', `${String(i + 1).padStart(2, '0')}-${s.scenario.metadata.name}`);
+    const report = await runScenario(s.scenario, {
+      file: s.file,
+      dir,
+      runDir: opts.runDir,
+      runbook: s.runbook ? resolveRunbook(s.runbook) : undefined,
+      seed: opts.seed,
+      replicas: opts.replicas,
+      disabled: opts.disabled,
+      progress: opts.progress,
+      signal: opts.signal,
+    });
+    reports.push(report);
+    const failed = report.checks.filter((c) => !c.passed);
+    opts.progress.event(
+      `${report.verdict.toUpperCase()} ${report.name}${report.reason ? ` — ${report.reason}` : ''}${failed.length ? ` — failed: ${failed.map((c) => `${c.check} (measured ${c.measuredText})`).join('; ')}` : ''}`,
+    );
+    if (report.verdict !== 'passed' && opts.continueOnFailure === false) break;
+    if (i < scenarios.length - 1 && opts.cooldownMs) await new Promise((r) => setTimeout(r, opts.cooldownMs));
+  }
+  const verdict = overallVerdict(reports, opts.signal.aborted);
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    run: {
+      id: path.basename(opts.runDir),
+      name: opts.name,
+      startedAt: startedAt.toISOString(),
+      endedAt: new Date().toISOString(),
+      platform: opts.platformName ?? 'local',
+      seed: opts.seed ?? scenarios[0]?.scenario.spec.load.seed ?? 0,
+      faultlineVersion: '0.1.0',
+      host: os.hostname(),
+      command: opts.command,
+      exitCode: exitCodeOf(verdict, reports),
+      verdict,
+      disabled: [...(opts.disabled ?? [])],
+    },
+    definitions: DEFINITIONS,
+    scenarios: reports,
+  };
+}
+
+function overallVerdict(reports: ScenarioReport[], interrupted: boolean): Verdict {
+  if (reports.some((r) => r.verdict === 'error')) return 'error';
+  if (interrupted || reports.some((r) => r.verdict === 'aborted')) return 'aborted';
+  if (reports.some((r) => r.verdict === 'failed')) return 'failed';
+  return 'passed';
+}
+
+/** 0 all checks met, 1 a check failed (or the run aborted), 3 infrastructure failure. */
+export function exitCodeOf(verdict: Verdict, _reports: ScenarioReport[]): number {
+  return verdict === 'passed' ? 0 : verdict === 'error' ? 3 : 1;
+}
