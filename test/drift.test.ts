@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  SlidingWindow,
-  SortedSample,
   binEdges,
   categoricalJensenShannon,
   categoricalPsi,
@@ -12,6 +10,8 @@ import {
   kolmogorovSf,
   ks2,
   psi,
+  SlidingWindow,
+  SortedSample,
 } from '../src/stats/drift.ts';
 
 // Expected values come from numpy/scipy (and Evidently where it applies): scripts/fixtures/drift_fixtures.py.
@@ -33,7 +33,13 @@ interface NumericCase {
 }
 const fx = JSON.parse(readFileSync(new URL('./fixtures/drift.json', import.meta.url), 'utf8')) as {
   numeric: NumericCase[];
-  categorical: { name: string; reference: Record<string, number>; current: Record<string, number>; base: number | null; expected: { psi: number; js_distance: number } }[];
+  categorical: {
+    name: string;
+    reference: Record<string, number>;
+    current: Record<string, number>;
+    base: number | null;
+    expected: { psi: number; js_distance: number };
+  }[];
   kstwo_sf: { n: number; d: number; sf: number }[];
 };
 
@@ -59,7 +65,9 @@ describe('numeric drift statistics match numpy/scipy/Evidently fixtures', () => 
       expect(edges.length - 1).toBe(c.expected.n_bins);
       for (let i = 0; i < edges.length; i++) expect(edges[i]).toBeCloseTo(c.expected.edges[i], 12);
       expect(Math.abs(psi(c.reference, c.current, opts) - c.expected.psi)).toBeLessThanOrEqual(STAT_TOL);
-      expect(Math.abs(jensenShannon(c.reference, c.current, opts) - c.expected.js_distance)).toBeLessThanOrEqual(STAT_TOL);
+      expect(
+        Math.abs(jensenShannon(c.reference, c.current, opts) - c.expected.js_distance),
+      ).toBeLessThanOrEqual(STAT_TOL);
       const ks = ks2(c.reference, c.current);
       expect(ks.statistic).toBe(c.expected.ks_statistic);
       expectPvalue(ks.pvalue, c.expected.ks_pvalue);
@@ -92,7 +100,9 @@ describe('categorical drift statistics', () => {
     it(c.name, () => {
       const opts = c.base ? { base: c.base } : {};
       expect(Math.abs(categoricalPsi(c.reference, c.current) - c.expected.psi)).toBeLessThanOrEqual(STAT_TOL);
-      expect(Math.abs(categoricalJensenShannon(c.reference, c.current, opts) - c.expected.js_distance)).toBeLessThanOrEqual(STAT_TOL);
+      expect(
+        Math.abs(categoricalJensenShannon(c.reference, c.current, opts) - c.expected.js_distance),
+      ).toBeLessThanOrEqual(STAT_TOL);
     });
   }
   it('counts labels and accepts Maps', () => {
@@ -100,7 +110,10 @@ describe('categorical drift statistics', () => {
     expect(ref.get('A')).toBe(2);
     const cur = countCategories(['A', 'B', 'B', 'B']);
     // Hand check: shares ref {A .5, B .25, C .25}, cur {A .25, B .75, C 0→0.0001}.
-    const want = (0.25 - 0.5) * Math.log(0.25 / 0.5) + (0.75 - 0.25) * Math.log(0.75 / 0.25) + (0.0001 - 0.25) * Math.log(0.0001 / 0.25);
+    const want =
+      (0.25 - 0.5) * Math.log(0.25 / 0.5) +
+      (0.75 - 0.25) * Math.log(0.75 / 0.25) +
+      (0.0001 - 0.25) * Math.log(0.0001 / 0.25);
     expect(categoricalPsi(ref, cur)).toBeCloseTo(want, 14);
   });
 });
