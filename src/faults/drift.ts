@@ -1,3 +1,4 @@
+import { nowMs } from '../load/clock.ts';
 import { DriftTransform } from '../load/drift-transform.ts';
 import type { Fault } from './fault.ts';
 
@@ -26,12 +27,12 @@ export const drift: Fault<DriftFaultSpec> = {
         : spec.kind === 'shift'
           ? new DriftTransform({ kind: 'shift', feature: spec.feature, delta: spec.amount ?? 0, startMs, profile })
           : new DriftTransform({ kind: 'scale', feature: spec.feature, factor: spec.amount ?? 1, startMs, profile });
-    build(Date.now()); // validates the spec before anything is journaled as injected
+    build(nowMs()); // validates the spec before anything is journaled as injected
     return {
       undo: { kind: 'load-transform', id },
       plan: { feature: spec.feature, kind: spec.kind, amount: spec.amount, mapping: spec.mapping, profile },
       inject: async () => {
-        ctx.load.setTransform(id, build(Date.now()).apply);
+        ctx.load.setTransform(id, build(nowMs()).apply);
       },
     };
   },

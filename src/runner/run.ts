@@ -2,6 +2,7 @@
 // schedule (journaled before injection) → observe → revert → recovery → evaluate → tear down.
 // Whatever happens (abort condition, signal, error), every injected fault is reverted and the
 // platform stopped before this returns.
+import { nowMs } from '../load/clock.ts';
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -67,7 +68,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   const disabled = new Set<Mechanism>([...(spec.pipeline?.disable ?? []), ...(opts.disabled ?? [])]);
   const replicas = opts.replicas ?? spec.pipeline?.replicas ?? 2;
   const durationMs = spec.load.duration ?? (spec.load.stages ?? []).reduce((a, s) => a + s.duration, 0);
-  const startedAt = Date.now();
+  const startedAt = nowMs();
   const progress = opts.progress;
   const records: RequestRecord[] = [];
   const active: ActiveFault[] = [];
@@ -101,7 +102,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     journal.append('fault.revert.intent', { fault_id: f.record.id });
     try {
       f.record.revertResult = await applyUndo(f.undo, { platform, load: hooks });
-      f.record.revertedAt = Date.now();
+      f.record.revertedAt = nowMs();
       journal.append('fault.reverted', { fault_id: f.record.id, result: f.record.revertResult });
       markers.push({ t: f.record.revertedAt, kind: 'fault-revert', label: `${f.record.type} reverted` });
       progress.event(`reverted ${f.record.type} (${f.record.revertResult})`);
@@ -162,7 +163,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
 
     const plan = planInjections(spec.faults, durationMs);
     await driver.start();
-    loadStart = Date.now();
+    loadStart = nowMs();
     journal.append('load.start', { rate: spec.load.rate, durationMs, driver: spec.load.driver });
     progress.phase('warm-up');
     progress.attach({ records, active: () => active.filter((f) => !f.reverted).map((f) => f.record.type), startedAt: loadStart, durationMs });
@@ -171,7 +172,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     const holdingSince = new Map<AbortCondition, number>();
     timers.push(
       setInterval(() => {
-        const now = Date.now();
+        const now = nowMs();
         for (const cond of spec.abort) {
           const s = summarize(records, { from: now - 1000 - 500, to: now - 500 });
           const v = sliValue(cond.metric, s);
@@ -227,7 +228,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     }
     progress.phase(plan.length ? 'fault' : 'load');
     await raceAbort(driver.done, abortCtl.signal);
-    loadEnd = Date.now();
+    loadEnd = nowMs();
     journal.append('load.end', {});
     await Promise.allSettled(pending.map((p) => raceAbort(p, AbortSignal.timeout(1))));
     progress.phase('reverting');
@@ -240,7 +241,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     if (err instanceof Aborted) {
       verdict = 'aborted';
       reason = err.message;
-      markers.push({ t: Date.now(), kind: 'abort', label: err.message });
+      markers.push({ t: nowMs(), kind: 'abort', label: err.message });
     } else {
       verdict = 'error';
       reason = (err as Error).message ?? String(err);
@@ -250,7 +251,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   } finally {
     for (const t of timers) clearInterval(t);
     await driver?.stop().catch(() => undefined);
-    if (!loadEnd) loadEnd = Date.now();
+    if (!loadEnd) loadEnd = nowMs();
     // Every fault reverted within the deadline, whatever went wrong above.
     await revertAll().catch((e) => {
       verdict = 'error';
@@ -303,7 +304,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     verdict,
     reason,
     startedAt,
-    endedAt: Date.now(),
+    endedAt: nowMs(),
     runbook: opts.runbook?.summary,
     phases,
     load: { driver: spec.load.driver, rate: spec.load.rate, durationMs, seed },
@@ -352,7 +353,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     active.push(f);
     progress.event(`injecting ${p.fault.type}${p.fault.name ? ` (${p.fault.name})` : ''}`);
     const details = await prepared.inject();
-    record.injectedAt = Date.now();
+    record.injectedAt = nowMs();
     journal.append('fault.injected', { fault_id: p.id, details: details ?? {} }, record.injectedAt);
     markers.push({ t: record.injectedAt, kind: 'fault-inject', label: `${p.fault.type} injected` });
     return f;
@@ -461,7 +462,7 @@ function mulberry(seed: number): () => number {
 }
 
 function sleepUntil(t: number, signal: AbortSignal): Promise<void> {
-  const ms = t - Date.now();
+  const ms = t - nowMs();
   if (signal.aborted) return Promise.reject(signal.reason);
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {

@@ -1,0 +1,84 @@
+// The load-driver contract the runner programs against: the built-in open-model generator
+// (builtin.ts) and an external driver such as k6 implement the same interface.
+import type { Histogram } from '../slo/hdr.ts';
+
+export type Outcome = 'ok' | 'error' | 'dropped' | 'timeout';
+
+/** One intended request. Times are epoch milliseconds (float; Date.now()-aligned at run start, monotonic within the run: clock.ts). */
+export interface RequestRecord {
+  /** 0-based position in the arrival schedule (also the payload's position in the seeded sequence). */
+  seq: number;
+  /** When the open-model schedule wanted the request sent. Windows select records by this time. */
+  tIntended: number;
+  /** When it was actually handed to the HTTP client; null if dropped. */
+  tSent: number | null;
+  /** When the response (or error/timeout) arrived; for a drop, when the drop was decided. */
+  tDone: number;
+  /** tDone − tIntended (no coordinated omission); null if dropped (no response exists). */
+  latencyMs: number | null;
+  /** HTTP status, or 0 for network error, timeout and drop. */
+  status: number;
+  /** ok = 2xx with a well-formed body; error = anything else answered or a network error. */
+  outcome: Outcome;
+  modelVersion?: string;
+  /** Fallback reason when the answer came from the fallback model. */
+  fallback?: string;
+  /** Upstream replica that served it (gateway `x-upstream`). */
+  upstream?: string;
+  /** Short error description for non-ok outcomes. */
+  error?: string;
+}
+
+export interface LatencySummaryMs {
+  count: number;
+  p50: number | null;
+  p90: number | null;
+  p95: number | null;
+  p99: number | null;
+  p999: number | null;
+  max: number | null;
+  mean: number | null;
+}
+
+export interface LoadResult {
+  startedAt: number;
+  endedAt: number;
+  /** Requests the schedule intended (sent + dropped). */
+  requests: number;
+  ok: number;
+  errors: number;
+  timeouts: number;
+  dropped: number;
+  /** Latency from intended send time over every answered/timed-out request (drops excluded). */
+  latency: LatencySummaryMs;
+  /** tSent − tIntended: how late the generator itself was; large values mean the generator saturated. */
+  schedulingLag: LatencySummaryMs;
+  /** Whole-run histograms (µs) for journaling (e.g. encodeIntoCompressedBase64). */
+  latencyHistogram: Histogram;
+  schedulingLagHistogram: Histogram;
+  /** Present only when the driver was asked to keep records in memory. */
+  records?: RequestRecord[];
+  /** True if stop() ended the run before the configured duration. */
+  stoppedEarly: boolean;
+}
+
+/** Applied to every payload just before it is sent (the drift fault installs one at runtime). */
+export type PayloadTransform = (
+  payload: Record<string, unknown>,
+  tIntendedMs: number,
+) => Record<string, unknown>;
+
+export type RecordListener = (record: RequestRecord) => void;
+
+export interface LoadDriver {
+  /** Begins generating load; resolves once the schedule is running. */
+  start(): Promise<void>;
+  /** Stops scheduling new requests and waits for the in-flight ones (bounded by the request timeout). */
+  stop(): Promise<void>;
+  /** Settles when the run is over (duration elapsed or stop()), after every record was emitted. */
+  readonly done: Promise<LoadResult>;
+  /** Subscribes to records as they complete (completion order, not seq order); returns an unsubscribe. */
+  onRecord(cb: RecordListener): () => void;
+  /** Drivers that build payloads in-process support runtime payload transforms (drift fault). */
+  setTransform?(transform: PayloadTransform | undefined): void;
+}

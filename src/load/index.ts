@@ -1,0 +1,18 @@
+export type { GeneratorBenchOptions, GeneratorBenchResult, GeneratorBenchStep } from './bench.ts';
+export { benchGenerator } from './bench.ts';
+export type { BuiltinLoadConfig } from './builtin.ts';
+export { BuiltinLoadDriver, createBuiltinDriver, seededPayload } from './builtin.ts';
+export { nowMs } from './clock.ts';
+export type { DriftProfile, DriftSpec } from './drift-transform.ts';
+export { composeTransforms, DriftTransform, transactionNumericRanges } from './drift-transform.ts';
+export type {
+  LatencySummaryMs,
+  LoadDriver,
+  LoadResult,
+  Outcome,
+  PayloadTransform,
+  RecordListener,
+  RequestRecord,
+} from './driver.ts';
+export type { RateProfile, Stage } from './schedule.ts';
+export { ArrivalSchedule } from './schedule.ts';

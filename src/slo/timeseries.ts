@@ -1,0 +1,72 @@
+import type { SloRecord } from './stats.ts';
+import { WindowStats } from './stats.ts';
+
+export interface TimeSeriesOptions {
+  bucketMs?: number;
+  /** First bucket start (epoch ms); default: the earliest intended time. */
+  from?: number;
+  /** End (exclusive); default: just past the latest intended time. */
+  to?: number;
+}
+
+export interface TimeSeriesPoint {
+  /** Bucket start, epoch ms; the bucket is [t, t + bucketMs). */
+  t: number;
+  requests: number;
+  ok: number;
+  errors: number;
+  dropped: number;
+  availability: number | null;
+  errorRate: number | null;
+  p50: number | null;
+  p99: number | null;
+  fallbackShare: number | null;
+  /** Answers per serving model version (any record that named one). */
+  modelVersions: Record<string, number>;
+}
+
+/** Per-bucket SLIs for the report charts. Empty buckets are kept (with null SLIs) so gaps stay visible. */
+export function timeSeries(records: Iterable<SloRecord>, opts: TimeSeriesOptions = {}): TimeSeriesPoint[] {
+  const bucketMs = opts.bucketMs ?? 1000;
+  if (!(bucketMs > 0)) throw new Error(`bucketMs must be > 0, got ${bucketMs}`);
+  const list = Array.isArray(records) ? (records as SloRecord[]) : [...records];
+  let from = opts.from;
+  let to = opts.to;
+  if (from === undefined || to === undefined) {
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (const r of list) {
+      if (r.tIntended < lo) lo = r.tIntended;
+      if (r.tIntended > hi) hi = r.tIntended;
+    }
+    if (lo === Number.POSITIVE_INFINITY) return [];
+    from ??= lo;
+    to ??= hi + 1e-6;
+  }
+  const n = Math.max(0, Math.ceil((to - from) / bucketMs));
+  const stats: WindowStats[] = Array.from({ length: n }, () => new WindowStats());
+  const versions: Record<string, number>[] = Array.from({ length: n }, () => ({}));
+  for (const r of list) {
+    if (r.tIntended < from || r.tIntended >= to) continue;
+    const k = Math.floor((r.tIntended - from) / bucketMs);
+    if (k >= n) continue;
+    stats[k].add(r);
+    if (r.modelVersion) versions[k][r.modelVersion] = (versions[k][r.modelVersion] ?? 0) + 1;
+  }
+  return stats.map((s, k) => {
+    const [p50, p99] = s.percentiles([50, 99]);
+    return {
+      t: from + k * bucketMs,
+      requests: s.requests,
+      ok: s.ok,
+      errors: s.errors,
+      dropped: s.dropped,
+      availability: s.availability,
+      errorRate: s.errorRate,
+      p50,
+      p99,
+      fallbackShare: s.fallbackShare,
+      modelVersions: versions[k],
+    };
+  });
+}
