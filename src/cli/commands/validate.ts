@@ -6,7 +6,7 @@ import { relative } from 'node:path';
 import { exportAlertRules } from '../../runbooks/export.ts';
 import { loadRunbook, loadRunbookDir, runbookFiles } from '../../runbooks/load.ts';
 import { alertNameOf } from '../../runbooks/schema.ts';
-import { type ValidationError, formatErrors, sortErrors } from '../../scenario/diagnostics.ts';
+import { formatErrors, sortErrors, type ValidationError } from '../../scenario/diagnostics.ts';
 import { jsonSchema } from '../../scenario/json-schema.ts';
 import { type Loaded, type LoadedScenario, loadPath, scenarioFiles } from '../../scenario/load.ts';
 import { loadDurationMs } from '../../scenario/schedule.ts';
@@ -30,7 +30,11 @@ export interface ValidateOptions {
 
 const OK = 0;
 const INVALID = 2;
-const show = (f: string) => relative(process.cwd(), f) || f;
+/** Paths under the working directory are shown relative to it, others as given. */
+const show = (f: string) => {
+  const r = relative(process.cwd(), f);
+  return r && !r.startsWith('..') ? r : f;
+};
 
 /** Prints each error once, relative paths, sorted. */
 function printErrors(io: CliIO, errors: ValidationError[], printed: Set<string>): void {
@@ -44,7 +48,8 @@ function printErrors(io: CliIO, errors: ValidationError[], printed: Set<string>)
 }
 
 /**
- * Validates scenario/suite files or directories (every *.yaml / *.yml) and runbook files (*.md).
+ * Validates scenario/suite files or directories (every *.yaml / *.yml) and runbook files (*.md, or a
+ * folder holding only runbooks).
  * Prints `✓ file` per valid file and `file:line:col path: message` per error; exit 0 or 2.
  */
 export async function runValidate(paths: string[], opts: ValidateOptions = {}): Promise<number> {
@@ -54,13 +59,23 @@ export async function runValidate(paths: string[], opts: ValidateOptions = {}): 
   let failed = false;
   for (const p of targets) {
     if (!existsSync(p)) {
-      printErrors(io, [{ file: p, line: 1, column: 1, path: '', message: 'no such file or directory' }], printed);
+      printErrors(
+        io,
+        [{ file: p, line: 1, column: 1, path: '', message: 'no such file or directory' }],
+        printed,
+      );
       failed = true;
       continue;
     }
-    const files = p.endsWith('.md') ? [p] : await scenarioFiles(p);
+    let files = p.endsWith('.md') ? [p] : await scenarioFiles(p);
+    // A folder of runbooks (no YAML) is validated as runbooks.
+    if (files.length === 0 && statSync(p).isDirectory()) files = await runbookFiles(p);
     if (files.length === 0) {
-      printErrors(io, [{ file: p, line: 1, column: 1, path: '', message: 'no *.yaml or *.yml files here' }], printed);
+      printErrors(
+        io,
+        [{ file: p, line: 1, column: 1, path: '', message: 'no *.yaml, *.yml or runbook *.md files here' }],
+        printed,
+      );
       failed = true;
     }
     for (const f of files) {
@@ -141,7 +156,14 @@ function scenarioRow(s: LoadedScenario): string[] {
   const sc = s.scenario;
   const faults = [...new Set(s.schedule.map((f) => f.fault.type))].join(',') || '-';
   const load = `${formatUnit('rate', sc.spec.load.rate)} × ${formatDuration(loadDurationMs(sc.spec.load))}`;
-  return [sc.metadata.name, show(s.file), sc.metadata.runbook ?? '-', faults, load, String(sc.spec.checks.length)];
+  return [
+    sc.metadata.name,
+    show(s.file),
+    sc.metadata.runbook ?? '-',
+    faults,
+    load,
+    String(sc.spec.checks.length),
+  ];
 }
 
 /** Lists the scenarios and suites found under the paths as a table; exit 0, or 2 on invalid input. */
@@ -159,11 +181,28 @@ export async function runList(paths: string[], opts: ValidateOptions = {}): Prom
     if (it.kind === 'Scenario') rows.push(scenarioRow(it));
     else {
       const total = it.scenarios.reduce((a, s) => a + loadDurationMs(s.scenario.spec.load), 0);
-      rows.push([it.suite.metadata.name, show(it.file), '-', `suite: ${it.scenarios.length} scenarios`, formatDuration(total), String(it.scenarios.reduce((a, s) => a + s.scenario.spec.checks.length, 0))]);
+      rows.push([
+        it.suite.metadata.name,
+        show(it.file),
+        '-',
+        `suite: ${it.scenarios.length} scenarios`,
+        formatDuration(total),
+        String(it.scenarios.reduce((a, s) => a + s.scenario.spec.checks.length, 0)),
+      ]);
     }
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  if (items.length) io.out(rows.map((r) => r.map((v, c) => v.padEnd(widths[c])).join('  ').trimEnd()).join('\n'));
+  if (items.length)
+    io.out(
+      rows
+        .map((r) =>
+          r
+            .map((v, c) => v.padEnd(widths[c]))
+            .join('  ')
+            .trimEnd(),
+        )
+        .join('\n'),
+    );
   if (errors.length) printErrors(io, errors, new Set());
   return errors.length ? INVALID : OK;
 }
