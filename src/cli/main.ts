@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { pipelineDemo, pipelineDown, pipelineStatus, pipelineUp, type UpOptions } from './commands/pipeline.ts';
 import { runCommand, type RunFlags } from './commands/run.ts';
+import { runList, runRunbooksExport, runRunbooksLint, runSchema, runValidate } from './commands/validate.ts';
 import { cleanup } from '../runner/cleanup.ts';
 import { EXIT, UsageError } from './exit.ts';
 
@@ -56,6 +57,32 @@ runFlags(program.command('run').description('run scenarios (files or folders) ag
 runFlags(program.command('gameday').description('run a game-day suite (kind: Suite)').argument('<suite>')).action(
   run((suite: string, o: RunFlags) => runCommand([suite], o, 'gameday')),
 );
+program
+  .command('validate')
+  .description('check scenario, suite and runbook files; errors name file, line:column and field (exit 2)')
+  .argument('[paths...]', 'files or folders (default scenarios/)')
+  .option('--runbooks <dir>', 'runbook folder (default runbooks/ beside the scenarios)')
+  .action(run((paths: string[], o: { runbooks?: string }) => runValidate(paths, { runbookDir: o.runbooks })));
+program
+  .command('list')
+  .description('list scenarios with their faults and runbooks')
+  .argument('[paths...]', 'files or folders (default scenarios/)')
+  .option('--runbooks <dir>', 'runbook folder')
+  .action(run((paths: string[], o: { runbooks?: string }) => runList(paths, { runbookDir: o.runbooks })));
+program.command('schema').description('print the JSON Schema of scenario files (for editors)').action(run(() => runSchema()));
+const runbooks = program.command('runbooks').description('work with runbooks');
+runbooks
+  .command('lint')
+  .argument('[dir]', 'runbook folder', 'runbooks')
+  .description('validate every runbook (front matter and required sections)')
+  .action(run((dir: string) => runRunbooksLint(dir)));
+runbooks
+  .command('export')
+  .argument('[dir]', 'runbook folder', 'runbooks')
+  .description('export the runbooks as Prometheus alerting rules')
+  .option('-o, --output <file>', 'write to a file instead of stdout')
+  .option('--runbook-base-url <url>', 'link runbooks in annotations as <url>/<id>.md')
+  .action(run((dir: string, o: { output?: string; runbookBaseUrl?: string }) => runRunbooksExport(dir, o)));
 program
   .command('cleanup')
   .description('revert faults and stop pipelines left behind by a killed runner')

@@ -38,11 +38,18 @@ export interface EvaluationInput {
   phases: Phases;
   /** First fault injection (epoch ms); undefined when no fault took effect. */
   t0?: number;
+  /**
+   * Every fault occurrence's start (sorted). Event metrics are measured per occurrence, each up to the
+   * next one, and the worst counts: a repeated pod kill must recover every time.
+   */
+  t0s?: number[];
   /** Services a pod-kill fault hit (for the `restart` mitigation). */
   killedServices: string[];
   /** Feature-store rows not restored exactly after revert; undefined when no corruption ran. */
   dataLoss?: number;
   runbook?: RunbookTargets;
+  /** Synthetic-user results (browser probe), if the scenario ran one. */
+  probes?: { t: number; ok: boolean }[];
   stableForMs: number;
   driftPsi?: number;
   endMs: number;
@@ -50,8 +57,8 @@ export interface EvaluationInput {
 
 export interface Measurements {
   summaries: Record<PhaseName, WindowSummary>;
-  mttd?: { detected: boolean; ms?: number; signal?: string; t?: number };
-  mttr?: { recovered: boolean; ms?: number; recoveredAt?: number; breached: boolean };
+  mttd?: { detected: boolean; ms?: number; signal?: string; t?: number; occurrences: number };
+  mttr?: { recovered: boolean; ms?: number; recoveredAt?: number; breached: boolean; occurrences: number };
   rollback?: { ms?: number; t?: number };
   driftDetection?: { ms?: number; t?: number; feature?: string };
   mitigation?: { name: string; observed: boolean; t?: number; evidence: string };
@@ -67,22 +74,44 @@ export function measure(input: EvaluationInput): Measurements {
   const m: Measurements = { summaries };
   const { t0, runbook, index } = input;
   if (t0 === undefined) return m;
-  const errorRate = runbook?.slos.find((s) => s.metric === 'error_rate')?.value;
-  const signals = extractSignals(index, { driftPsi: input.driftPsi, records: input.records, errorRate });
+  const signals = extractSignals(index, { driftPsi: input.driftPsi, records: input.records, errorRate: errorRateSlo(runbook) });
+  // Parallel members start within moments of each other: one occurrence.
+  const starts = (input.t0s?.length ? input.t0s : [t0]).filter((t, i, a) => i === 0 || t - a[i - 1] > 1000);
+  const occ = starts.map((start, i) => ({ start, end: starts[i + 1] ?? input.endMs }));
+  const within = (o: { start: number; end: number }) => signals.filter((s) => s.t >= o.start && s.t < o.end);
   if (runbook) {
-    const d = firstSignal(t0, signals, (s) => signalMatches(runbook.detection.signal, s));
-    m.mttd = { detected: d.detected, ms: d.mttdMs, signal: d.signal?.name, t: d.signal?.t };
+    const per = occ.map((o) => firstSignal(o.start, within(o), (s) => signalMatches(runbook.detection.signal, s)));
+    const missed = per.find((d) => !d.detected);
+    const worst = missed ?? per.reduce((a, b) => ((b.mttdMs ?? 0) > (a.mttdMs ?? 0) ? b : a));
+    m.mttd = { detected: !missed, ms: missed ? undefined : worst.mttdMs, signal: worst.signal?.name, t: worst.signal?.t, occurrences: per.length };
     if (runbook.slos.length) {
-      const r = computeMttr({ records: input.records, t0, slos: runbook.slos, stableForMs: input.stableForMs, endMs: input.endMs });
-      m.mttr = { recovered: r.recovered, ms: r.mttrMs, recoveredAt: r.recoveredAt, breached: r.breached };
+      const rs = occ.map((o) => computeMttr({ records: input.records, t0: o.start, slos: runbook.slos, stableForMs: input.stableForMs, endMs: o.end }));
+      const notRecovered = rs.find((r) => !r.recovered);
+      const w = notRecovered ?? rs.reduce((a, b) => ((b.mttrMs ?? 0) > (a.mttrMs ?? 0) ? b : a));
+      m.mttr = { recovered: !notRecovered, ms: w.mttrMs, recoveredAt: w.recoveredAt, breached: rs.some((r) => r.breached), occurrences: rs.length };
     }
     m.mitigation = mitigation(runbook.mitigation.automated, input, signals, t0);
   }
-  const rb = signals.find((s) => s.name === 'controller-rollback' && s.t >= t0);
-  m.rollback = rb ? { ms: rb.t - t0, t: rb.t } : {};
-  const dd = signals.find((s) => s.name.startsWith('drift-gauge:') && s.t >= t0);
-  m.driftDetection = dd ? { ms: dd.t - t0, t: dd.t, feature: dd.name.slice('drift-gauge:'.length) } : {};
+  const rb = occ.map((o) => within(o).find((s) => s.name === 'controller-rollback'));
+  m.rollback = rb.every((s) => s) ? worstSignal(rb as { t: number }[], occ) : {};
+  const dd = occ.map((o) => within(o).find((s) => s.name.startsWith('drift-gauge:')));
+  const ddWorst = dd.every((s) => s) ? worstSignal(dd as { t: number }[], occ) : {};
+  const ddFirst = dd[0];
+  m.driftDetection = ddWorst.ms !== undefined && ddFirst ? { ...ddWorst, feature: ddFirst.name.slice('drift-gauge:'.length) } : {};
   return m;
+}
+
+function worstSignal(found: { t: number }[], occ: { start: number }[]): { ms?: number; t?: number } {
+  let best: { ms?: number; t?: number } = {};
+  found.forEach((s, i) => {
+    const ms = s.t - occ[i].start;
+    if (best.ms === undefined || ms > best.ms) best = { ms, t: s.t };
+  });
+  return best;
+}
+
+function errorRateSlo(runbook?: RunbookTargets): number | undefined {
+  return runbook?.slos.find((s) => s.metric === 'error_rate')?.value;
 }
 
 function mitigation(
@@ -210,8 +239,14 @@ function measureCheck(metric: MetricName, phase: PhaseName, input: EvaluationInp
       const versions = new Set(input.records.filter((r) => r.tIntended >= w.from && r.tIntended < w.to && r.modelVersion && !r.fallback).map((r) => r.modelVersion));
       return { measured: versions.size > 1 ? 1 : 0, explanation: `primary model versions served ${inPhase}: ${[...versions].join(', ') || 'none'}` };
     }
-    case 'browser.success':
-      return { measured: null, explanation: 'no browser probe ran in this scenario' };
+    case 'browser.success': {
+      if (!input.probes?.length) return { measured: null, explanation: 'no browser probe ran in this scenario' };
+      const inW = input.probes.filter((p) => p.t >= w.from && p.t < w.to);
+      const ok = inW.filter((p) => p.ok).length;
+      return inW.length
+        ? { measured: ok / inW.length, explanation: `${ok} of ${inW.length} browser checks showed a verdict ${inPhase}` }
+        : { measured: null, explanation: `no browser check ran in the ${phase} phase` };
+    }
     case 'latency.p50':
     case 'latency.p90':
     case 'latency.p95':

@@ -12,7 +12,9 @@ import type { PayloadTransform, RequestRecord } from '../load/driver.ts';
 import { applyUndo } from '../faults/undo.ts';
 import type { FaultContext, StoredRow, UndoRecord } from '../faults/fault.ts';
 import { FAULTS } from '../faults/index.ts';
+import { BrowserProbe } from '../observe/browser-probe.ts';
 import { Observers } from '../observe/observers.ts';
+import type { Probe, ProbeResult } from '../observe/probe.ts';
 import type { Mechanism } from '../pipeline/common/config.ts';
 import { LocalPlatform } from '../platforms/local/local-platform.ts';
 import type { Platform } from '../platforms/platform.ts';
@@ -76,6 +78,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   const markers: Marker[] = [];
   const transforms = new Map<string, PayloadTransform>();
   let verdict: Verdict = 'passed';
+  let steadyStateFailed = false;
   let reason: string | undefined;
   let steadyResults: CheckResult[] = [];
   let loadStart = 0;
@@ -89,6 +92,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     opts.platform?.({ replicas, disabled, seed, stateDir: path.join(opts.dir, 'pipeline') }) ??
     new LocalPlatform({ replicas, disabled, seed, stateDir: path.join(opts.dir, 'pipeline') });
   let observers: Observers | undefined;
+  const probes: Probe[] = spec.probes.map((p) => new BrowserProbe({ everyMs: p.every, timeoutMs: p.timeout, path: p.path }));
   let driver: ReturnType<typeof createBuiltinDriver> | undefined;
   const timers: NodeJS.Timeout[] = [];
   const abortCtl = new AbortController();
@@ -134,6 +138,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     // The cleanup path needs the token to revert through admin APIs after a crash: keep it in the journal's undo records only.
     observers = new Observers(journal, endpoints);
     observers.start(platform);
+    for (const p of probes) await p.start({ endpoints, journal, clock: nowMs });
     const entities = await listEntities(endpoints);
     rng = mulberry(seed);
     ctx = {
@@ -208,6 +213,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       journal.append('steady-state', { results: steadyResults });
       const failed = steadyResults.filter((r) => !r.passed);
       if (failed.length) {
+        steadyStateFailed = true;
         throw new Aborted(`steady-state hypothesis not met before any fault: ${failed.map((f) => `${f.check} (measured ${f.measuredText})`).join('; ')}`);
       }
       progress.event('steady-state hypothesis met');
@@ -257,6 +263,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       verdict = 'error';
       reason = `${reason ? `${reason}; ` : ''}${(e as Error).message}`;
     });
+    await Promise.all(probes.map((p) => p.stop()));
     await observers?.stop();
     progress.detach();
     progress.phase('tearing down');
@@ -282,14 +289,17 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     index: ix,
     phases,
     t0,
+    t0s: faultRecords.map((f) => f.injectedAt).filter((t): t is number => t !== undefined).sort((a, b) => a - b),
     killedServices: faultRecords.filter((f) => f.type === 'pod-kill').map((f) => String((f.spec.target as { service: string }).service)),
     dataLoss,
     runbook: opts.runbook?.targets,
+    probes: entries.filter((e) => e.type === 'probe').map((e) => e.result as ProbeResult),
     stableForMs: spec.stableFor,
     endMs: loadEnd,
   };
   const m = measure(input);
-  const checks = verdict === 'error' ? [] : evaluate(spec.checks, input, m);
+  // Without a healthy baseline (or with a broken run) the checks would only measure noise: not evaluated.
+  const checks = verdict === 'error' || steadyStateFailed ? [] : evaluate(spec.checks, input, m);
   if (verdict === 'passed' && checks.some((c) => !c.passed)) verdict = 'failed';
   journal.append('evaluation', { verdict, reason, checks });
   journal.close();
@@ -335,6 +345,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
           consumed: w.requests ? (w.requests - w.ok) / Math.max(1e-9, w.requests * (1 - availabilitySlo.value)) : 0,
         }
       : undefined,
+    probes: entries.filter((e) => e.type === 'probe').map((e) => e.result as ProbeResult),
     timeline: timeSeries(records, { from: loadStart, to: loadEnd, bucketMs: 1000 }),
     markers: markers.sort((a, b) => a.t - b.t),
     journal: path.relative(opts.runDir, journal.file),

@@ -39,6 +39,13 @@ export async function runCommand(paths: string[], flags: RunFlags, mode: 'run' |
   }
 
   const scenarios: LoadedScenario[] = [];
+  const seen = new Set<string>();
+  // A folder yields its suites and their scenarios individually too: each scenario file runs once.
+  const add = (s: LoadedScenario) => {
+    if (seen.has(s.file)) return;
+    seen.add(s.file);
+    scenarios.push(s);
+  };
   let name = '';
   let continueOnFailure = true;
   let cooldownMs = 0;
@@ -53,14 +60,12 @@ export async function runCommand(paths: string[], flags: RunFlags, mode: 'run' |
         name ||= l.suite.metadata.name;
         continueOnFailure = l.suite.spec.continueOnFailure;
         cooldownMs = l.suite.spec.cooldown;
-        scenarios.push(
-          ...l.scenarios.map((s) =>
-            l.suite.spec.pipeline ? { ...s, scenario: { ...s.scenario, spec: { ...s.scenario.spec, pipeline: l.suite.spec.pipeline } } } : s,
-          ),
-        );
+        for (const s of l.scenarios) {
+          add(l.suite.spec.pipeline ? { ...s, scenario: { ...s.scenario, spec: { ...s.scenario.spec, pipeline: l.suite.spec.pipeline } } } : s);
+        }
       } else {
         if (mode === 'gameday') throw new UsageError(`${l.file}: gameday expects a kind: Suite file, found kind: Scenario (use faultline run)`);
-        scenarios.push(l);
+        add(l);
       }
     }
   }

@@ -62,6 +62,8 @@ export interface ServiceOptions {
   ready?: () => boolean | Promise<boolean>;
   /** Exit on SIGTERM/SIGINT after a graceful close (default true; false when embedded in another program). */
   handleSignals?: boolean;
+  /** pino level (default LOG_LEVEL or info). */
+  logLevel?: string;
   /** Collect Node process metrics (default true). */
   processMetrics?: boolean;
   /** Runs after the server stops accepting connections, before exit. */
@@ -81,7 +83,7 @@ export interface Service {
 
 export function createService(opts: ServiceOptions): Service {
   const log = pino({
-    level: process.env.LOG_LEVEL ?? 'info',
+    level: opts.logLevel ?? process.env.LOG_LEVEL ?? 'info',
     base: { service: opts.name, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
   });

@@ -15,7 +15,7 @@ import type {
   ReplicaInfo,
   ServiceName,
 } from '../platform.ts';
-import { type ActiveRecord, forgetActive, recordActive } from './active.ts';
+import { type ActiveRecord, faultlineHome, forgetActive, recordActive } from './active.ts';
 import { Supervisor, type SupervisorEvent } from './supervisor.ts';
 import { ProxyHub, toxiproxyApi } from './toxiproxy-api.ts';
 
@@ -82,7 +82,13 @@ export class LocalPlatform implements Platform {
     names.forEach((n, i) => this.ports.set(n, free[i]));
     const url = (n: string) => `http://127.0.0.1:${this.port(n)}`;
     const disable = [...this.opts.disabled].join(',');
-    const common = { ADMIN_TOKEN: token, FAULTLINE_DISABLE: disable, HOST: '127.0.0.1' };
+    const common = {
+      ADMIN_TOKEN: token,
+      FAULTLINE_DISABLE: disable,
+      HOST: '127.0.0.1',
+      // A restarted replica skips re-parsing the TypeScript sources (about a third of its start-up CPU).
+      NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? path.join(faultlineHome(), 'compile-cache'),
+    };
     const log = (n: string) => path.join(stateDir, 'logs', `${n}.log`);
     const record: ActiveRecord = { pid: process.pid, stateDir, startedAt: new Date().toISOString(), pids: [] };
     const refreshActive = () => {

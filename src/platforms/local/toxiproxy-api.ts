@@ -56,7 +56,7 @@ export class ProxyHub {
 }
 
 export function toxiproxyApi(hub: ProxyHub, opts: { port?: number; host?: string } = {}): Service {
-  const svc = createService({ name: 'faultline-proxy', port: opts.port, host: opts.host, handleSignals: false, processMetrics: false });
+  const svc = createService({ name: 'faultline-proxy', port: opts.port, host: opts.host, handleSignals: false, processMetrics: false, logLevel: 'warn' });
   const wrap = <T>(fn: () => T | Promise<T>) =>
     Promise.resolve()
       .then(fn)

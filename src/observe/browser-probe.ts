@@ -1,0 +1,93 @@
+// A synthetic user in a real browser: every `everyMs` it opens the gateway's web page in Chromium,
+// checks a transaction and records whether a verdict appeared, how long it took, and which model
+// version answered.
+import { type Browser, chromium } from 'playwright-core';
+import type { Journal } from '../runner/journal.ts';
+import type { Probe, ProbeResult } from './probe.ts';
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export const chromiumPath = () => process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export interface BrowserProbeOptions {
+  everyMs: number;
+  timeoutMs: number;
+  path: string;
+}
+
+export class BrowserProbe implements Probe {
+  readonly type = 'browser';
+  private readonly opts: BrowserProbeOptions;
+  private browser?: Browser;
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+
+  constructor(opts: BrowserProbeOptions) {
+    this.opts = opts;
+  }
+
+  async start(ctx: { endpoints: { gateway: string }; journal: Journal; clock: () => number }): Promise<void> {
+    try {
+      this.browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, timeout: 30_000 });
+    } catch (e) {
+      throw new Error(
+        `browser probe: could not start Chromium at ${chromiumPath()} (install Debian's chromium or set CHROMIUM_PATH): ${(e as Error).message.split('\n')[0]}`,
+      );
+    }
+    const page = await this.browser.newPage();
+    const url = new URL(this.opts.path, ctx.endpoints.gateway).toString();
+    const once = async () => {
+      const t = ctx.clock();
+      const started = performance.now();
+      let result: ProbeResult;
+      try {
+        await page.goto(url, { timeout: this.opts.timeoutMs, waitUntil: 'domcontentloaded' });
+        await page.click('#check', { timeout: this.opts.timeoutMs });
+        // A string expression: it runs in the page, where the DOM exists (this file has no DOM types).
+        const state = await page.waitForFunction(
+          `(() => { const s = document.querySelector('#result')?.dataset.state; return s === 'done' || s === 'error' ? s : false; })()`,
+          undefined,
+          { timeout: this.opts.timeoutMs },
+        );
+        const ok = (await state.jsonValue()) === 'done';
+        const text = (sel: string) => page.textContent(sel).then((v) => v?.trim() || undefined);
+        result = {
+          t,
+          probe: 'browser',
+          ok,
+          latencyMs: performance.now() - started,
+          modelVersion: await text('#model-version'),
+          fallback: await text('#fallback'),
+          error: ok ? undefined : await text('#error'),
+        };
+      } catch (e) {
+        result = { t, probe: 'browser', ok: false, latencyMs: performance.now() - started, error: (e as Error).message.split('\n')[0] };
+      }
+      if (!this.stopped) ctx.journal.append('probe', { result }, t);
+    };
+    const tick = () => {
+      if (this.stopped || this.running) return;
+      this.running = once().finally(() => {
+        this.running = undefined;
+      });
+    };
+    tick();
+    this.timer = setInterval(tick, this.opts.everyMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+    await this.browser?.close().catch(() => undefined);
+  }
+}
