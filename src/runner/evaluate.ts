@@ -65,6 +65,8 @@ export interface Measurements {
 }
 
 const PHASES: PhaseName[] = ['steady', 'fault', 'recovery', 'whole'];
+/** MTTR bucket length: see docs/measurements.md (1 s keeps percentile SLIs meaningful at 100 req/s). */
+export const MTTR_RESOLUTION_MS = 1000;
 
 export function measure(input: EvaluationInput): Measurements {
   const summaries = Object.fromEntries(PHASES.map((p) => [p, summarize(input.records, input.phases[p])])) as Record<
@@ -85,7 +87,7 @@ export function measure(input: EvaluationInput): Measurements {
     const worst = missed ?? per.reduce((a, b) => ((b.mttdMs ?? 0) > (a.mttdMs ?? 0) ? b : a));
     m.mttd = { detected: !missed, ms: missed ? undefined : worst.mttdMs, signal: worst.signal?.name, t: worst.signal?.t, occurrences: per.length };
     if (runbook.slos.length) {
-      const rs = occ.map((o) => computeMttr({ records: input.records, t0: o.start, slos: runbook.slos, stableForMs: input.stableForMs, endMs: o.end }));
+      const rs = occ.map((o) => computeMttr({ records: input.records, t0: o.start, slos: runbook.slos, stableForMs: input.stableForMs, endMs: o.end, resolutionMs: MTTR_RESOLUTION_MS }));
       const notRecovered = rs.find((r) => !r.recovered);
       const w = notRecovered ?? rs.reduce((a, b) => ((b.mttrMs ?? 0) > (a.mttrMs ?? 0) ? b : a));
       m.mttr = { recovered: !notRecovered, ms: w.mttrMs, recoveredAt: w.recoveredAt, breached: rs.some((r) => r.breached), occurrences: rs.length };

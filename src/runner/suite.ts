@@ -14,7 +14,7 @@ import { type ResolvedRunbook, runScenario } from './run.ts';
 export const DEFINITIONS: Record<string, string> = {
   'fault start (t0)': 'The moment an injection took effect, as recorded in the journal after the injection call returned.',
   MTTD: "t0 → the first detection signal named by the runbook (alert, controller event, breaker open, drift gauge over threshold…).",
-  MTTR: "t0 → recovery: the first instant after which every SLI named by the runbook stays within its SLO for the scenario's stableFor period (default 5 s), evaluated in 250 ms buckets. Not recovered by the end of the run → the check fails.",
+  MTTR: "t0 → recovery: the first instant after which every SLI named by the runbook stays within its SLO for the scenario's stableFor period (default 5 s), evaluated in 1 s buckets. Not recovered by the end of the run → the check fails.",
   latency: 'Measured from the intended send time of an open-model (constant-arrival-rate) load, so a stalled server cannot hide its stall (no coordinated omission). Percentiles from HDR histograms (3 significant digits).',
   availability: 'Successful responses / requests intended in the window (dropped requests count as failures). A fallback answer is a success, counted separately as fallback.share.',
   phases: 'steady: warm-up end → first fault; fault: first injection → last fault reverted (pod-kill: a 10 s window); recovery: fault end → load end; whole: warm-up end → load end.',
