@@ -54,7 +54,10 @@ describe('built-in fault proxy (Toxiproxy semantics)', () => {
   });
 
   it('latency toxic delays responses by at least the latency, and removing it restores speed', async () => {
-    const add = await control('POST', '/proxies/svc/toxics', { type: 'latency', attributes: { latency: 300 } });
+    const add = await control('POST', '/proxies/svc/toxics', {
+      type: 'latency',
+      attributes: { latency: 300 },
+    });
     expect(add.status).toBe(200);
     const slow = await get(proxyUrl);
     expect(slow.body).toBe('pong');
@@ -78,21 +81,33 @@ describe('built-in fault proxy (Toxiproxy semantics)', () => {
       });
     await call();
     expect(hub.get('svc').connections).toBeGreaterThanOrEqual(1);
-    await control('POST', '/proxies/svc/toxics', { name: 'slow', type: 'latency', attributes: { latency: 250 } });
+    await control('POST', '/proxies/svc/toxics', {
+      name: 'slow',
+      type: 'latency',
+      attributes: { latency: 250 },
+    });
     expect(await call()).toBeGreaterThanOrEqual(240);
     await control('DELETE', '/proxies/svc/toxics/slow');
     agent.destroy();
   });
 
   it('timeout toxic holds data, then closes the connection after the timeout', async () => {
-    await control('POST', '/proxies/svc/toxics', { name: 't', type: 'timeout', attributes: { timeout: 200 } });
+    await control('POST', '/proxies/svc/toxics', {
+      name: 't',
+      type: 'timeout',
+      attributes: { timeout: 200 },
+    });
     await expect(get(proxyUrl, 2000)).rejects.toThrow();
     await control('DELETE', '/proxies/svc/toxics/t');
     expect((await get(proxyUrl)).body).toBe('pong');
   });
 
   it('reset_peer toxic resets connections', async () => {
-    await control('POST', '/proxies/svc/toxics', { name: 'r', type: 'reset_peer', attributes: { timeout: 0 } });
+    await control('POST', '/proxies/svc/toxics', {
+      name: 'r',
+      type: 'reset_peer',
+      attributes: { timeout: 0 },
+    });
     await expect(get(proxyUrl)).rejects.toThrow();
     await control('DELETE', '/proxies/svc/toxics/r');
     expect((await get(proxyUrl)).body).toBe('pong');
@@ -106,23 +121,41 @@ describe('built-in fault proxy (Toxiproxy semantics)', () => {
   });
 
   it('/reset removes every toxic and re-enables every proxy', async () => {
-    await control('POST', '/proxies/svc/toxics', { name: 'x', type: 'latency', attributes: { latency: 5000 } });
+    await control('POST', '/proxies/svc/toxics', {
+      name: 'x',
+      type: 'latency',
+      attributes: { latency: 5000 },
+    });
     await control('POST', '/proxies/svc', { enabled: false });
     expect((await control('POST', '/reset')).status).toBe(204);
-    const state = (await (await control('GET', '/proxies/svc')).json()) as { enabled: boolean; toxics: unknown[] };
+    const state = (await (await control('GET', '/proxies/svc')).json()) as {
+      enabled: boolean;
+      toxics: unknown[];
+    };
     expect(state).toMatchObject({ enabled: true, toxics: [] });
     expect((await get(proxyUrl)).body).toBe('pong');
   });
 
   it('rejects bad toxics with an error naming the field, and unknown proxies with 404', async () => {
-    const bad = await control('POST', '/proxies/svc/toxics', { type: 'latency', attributes: { latency: -5 } });
+    const bad = await control('POST', '/proxies/svc/toxics', {
+      type: 'latency',
+      attributes: { latency: -5 },
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { field: string }).field).toBe('attributes.latency');
     const unknownType = await control('POST', '/proxies/svc/toxics', { type: 'explode', attributes: {} });
     expect(unknownType.status).toBe(400);
     expect((await control('GET', '/proxies/nope')).status).toBe(404);
-    const dup1 = await control('POST', '/proxies/svc/toxics', { name: 'd', type: 'latency', attributes: { latency: 1 } });
-    const dup2 = await control('POST', '/proxies/svc/toxics', { name: 'd', type: 'latency', attributes: { latency: 1 } });
+    const dup1 = await control('POST', '/proxies/svc/toxics', {
+      name: 'd',
+      type: 'latency',
+      attributes: { latency: 1 },
+    });
+    const dup2 = await control('POST', '/proxies/svc/toxics', {
+      name: 'd',
+      type: 'latency',
+      attributes: { latency: 1 },
+    });
     expect([dup1.status, dup2.status]).toEqual([200, 409]);
     await control('DELETE', '/proxies/svc/toxics/d');
   });

@@ -1,16 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import type { RequestRecord } from '../src/load/driver.ts';
-import { evaluate, measure, type EvaluationInput } from '../src/runner/evaluate.ts';
+import { type EvaluationInput, evaluate, measure } from '../src/runner/evaluate.ts';
 import type { JournalEntry } from '../src/runner/journal.ts';
 import { planInjections } from '../src/runner/schedule.ts';
-import { JournalIndex, extractSignals, signalMatches } from '../src/runner/signals.ts';
-import { parseCheck, type Check } from '../src/scenario/checks.ts';
+import { extractSignals, JournalIndex, signalMatches } from '../src/runner/signals.ts';
+import { type Check, parseCheck } from '../src/scenario/checks.ts';
 import { ScenarioSchema } from '../src/scenario/schema.ts';
 
 // Synthetic journals and request records with known answers: the evaluation logic in isolation.
 const T = 1_800_000_000_000;
 
-function records(from: number, to: number, perSec: number, f: (t: number) => Partial<RequestRecord> = () => ({})): RequestRecord[] {
+function records(
+  from: number,
+  to: number,
+  perSec: number,
+  f: (t: number) => Partial<RequestRecord> = () => ({}),
+): RequestRecord[] {
   const out: RequestRecord[] = [];
   const step = 1000 / perSec;
   let seq = 0;
@@ -49,7 +54,11 @@ const runbook = {
   slos: [{ metric: 'availability' as const, op: '>=' as const, value: 0.99 }],
 };
 
-function input(recs: RequestRecord[], entries: JournalEntry[], extra: Partial<EvaluationInput> = {}): EvaluationInput {
+function input(
+  recs: RequestRecord[],
+  entries: JournalEntry[],
+  extra: Partial<EvaluationInput> = {},
+): EvaluationInput {
   return {
     records: recs,
     index: new JournalIndex(entries),
@@ -88,9 +97,23 @@ describe('journal index', () => {
       scrape(T + 2000, 'gateway', '0', { 'gateway_ejections_total{upstream="1"}': 0 }),
       scrape(T + 3000, 'gateway', '0', { 'gateway_ejections_total{upstream="1"}': 1 }),
       scrape(T + 4000, 'model-server', '1', { 'model_server_feature_drift_psi{feature="amount"}': 0.31 }),
-      { ts_ms: T + 5000, type: 'controller.event', event: { seq: 1, type: 'rollback', reason: 'error_rate' } },
-      { ts_ms: T + 6000, type: 'controller.event', event: { seq: 2, type: 'alert', details: { name: 'HighErrorRate' } } },
-      { ts_ms: T + 7000, type: 'platform.event', kind: 'replica-restart-scheduled', service: 'model-server', name: 'model-server-0' },
+      {
+        ts_ms: T + 5000,
+        type: 'controller.event',
+        event: { seq: 1, type: 'rollback', reason: 'error_rate' },
+      },
+      {
+        ts_ms: T + 6000,
+        type: 'controller.event',
+        event: { seq: 2, type: 'alert', details: { name: 'HighErrorRate' } },
+      },
+      {
+        ts_ms: T + 7000,
+        type: 'platform.event',
+        kind: 'replica-restart-scheduled',
+        service: 'model-server',
+        name: 'model-server-0',
+      },
     ]);
     const sig = extractSignals(ix);
     const first = (name: string) => sig.find((s) => s.name === name)?.t;
@@ -101,7 +124,9 @@ describe('journal index', () => {
     expect(first('controller-alert:HighErrorRate')).toBe(T + 6000);
     expect(first('replica-restart')).toBe(T + 7000);
     expect(signalMatches('controller-alert', { t: 0, name: 'controller-alert:HighErrorRate' })).toBe(true);
-    expect(signalMatches('controller-alert:Other', { t: 0, name: 'controller-alert:HighErrorRate' })).toBe(false);
+    expect(signalMatches('controller-alert:Other', { t: 0, name: 'controller-alert:HighErrorRate' })).toBe(
+      false,
+    );
     expect(signalMatches('drift-gauge:amount', { t: 0, name: 'drift-gauge:amount' })).toBe(true);
   });
 });
@@ -133,22 +158,41 @@ describe('evaluation', () => {
 
   it('turns checks into verdicts carrying measured value, target, phase and an explanation', () => {
     const res = evaluate(
-      ['availability >= 99% during fault', 'availability >= 99.9% during steady', 'mttr <= runbook', 'mttd <= 1s', 'fallback.share > 0 during fault'].map(check),
+      [
+        'availability >= 99% during fault',
+        'availability >= 99.9% during steady',
+        'mttr <= runbook',
+        'mttd <= 1s',
+        'fallback.share > 0 during fault',
+      ].map(check),
       input(recs, entries),
     );
     const by = Object.fromEntries(res.map((r) => [r.check, r]));
-    expect(by['availability >= 99% during fault']).toMatchObject({ passed: false, phase: 'fault', target: 0.99 });
+    expect(by['availability >= 99% during fault']).toMatchObject({
+      passed: false,
+      phase: 'fault',
+      target: 0.99,
+    });
     expect(by['availability >= 99% during fault'].measured).toBeCloseTo(0.8, 2);
-    expect(by['availability >= 99% during fault'].explanation).toMatch(/of 1000 requests succeeded over the fault phase/);
+    expect(by['availability >= 99% during fault'].explanation).toMatch(
+      /of 1000 requests succeeded over the fault phase/,
+    );
     expect(by['availability >= 99.9% during steady'].passed).toBe(true);
-    expect(by['mttr <= runbook']).toMatchObject({ passed: true, measured: 4000, target: 20_000, phase: 'event' });
+    expect(by['mttr <= runbook']).toMatchObject({
+      passed: true,
+      measured: 4000,
+      target: 20_000,
+      phase: 'event',
+    });
     expect(by['mttr <= runbook'].targetText).toContain('runbook rb');
     expect(by['mttd <= 1s']).toMatchObject({ passed: false, measured: 1500 });
     expect(by['fallback.share > 0 during fault'].passed).toBe(true);
   });
 
   it('fails MTTR when the SLOs never hold for stableFor before the end', () => {
-    const broken = records(T, T + 40_000, 100, (t) => (t >= T + 10_000 && Math.round((t - T) / 10) % 3 === 0 ? { outcome: 'error', status: 502 } : {}));
+    const broken = records(T, T + 40_000, 100, (t) =>
+      t >= T + 10_000 && Math.round((t - T) / 10) % 3 === 0 ? { outcome: 'error', status: 502 } : {},
+    );
     const [r] = evaluate([check('mttr <= runbook')], input(broken, entries));
     expect(r).toMatchObject({ passed: false, measured: null });
     expect(r.explanation).toMatch(/not recovered/);
@@ -157,7 +201,9 @@ describe('evaluation', () => {
   it('measures every fault occurrence and reports the worst', () => {
     // Two outages: 10–12 s and 25–31 s; MTTR is the second, longer one.
     const twice = records(T, T + 40_000, 100, (t) =>
-      (t >= T + 10_000 && t < T + 12_000) || (t >= T + 25_000 && t < T + 31_000) ? { outcome: 'error', status: 503 } : {},
+      (t >= T + 10_000 && t < T + 12_000) || (t >= T + 25_000 && t < T + 31_000)
+        ? { outcome: 'error', status: 503 }
+        : {},
     );
     const m = measure(input(twice, entries, { t0s: [T + 10_000, T + 25_000] }));
     expect(m.mttr).toMatchObject({ recovered: true, ms: 6000, occurrences: 2 });
@@ -181,7 +227,12 @@ describe('fault schedule', () => {
       spec: {
         load: { rate: '10/s', duration: '60s' },
         faults: [
-          { type: 'pod-kill', at: '10s', target: { service: 'model-server', count: 1 }, repeat: { every: '15s', times: 3 } },
+          {
+            type: 'pod-kill',
+            at: '10s',
+            target: { service: 'model-server', count: 1 },
+            repeat: { every: '15s', times: 3 },
+          },
           {
             at: '20s',
             parallel: [

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { start as startFeatureServer } from '../src/pipeline/feature-server/server.ts';
 import { readJournal } from '../src/runner/journal.ts';
-import { ROOT, isAlive, runCli, startCli, tempHome, waitFor } from './helpers/cli.ts';
+import { isAlive, ROOT, runCli, startCli, tempHome, waitFor } from './helpers/cli.ts';
 
 // The runner's promises, proven on real processes: nothing stays injected after SIGINT, and after a
 // kill -9 of the runner `faultline cleanup` restores the exact prior feature values and stops every
@@ -39,7 +39,13 @@ function setup() {
   fs.writeFileSync(file, SCENARIO);
   const reportDir = path.join(home, 'report');
   const scenarioDir = path.join(reportDir, 'scenarios', '01-corruption-held');
-  return { home, file, reportDir, journal: path.join(scenarioDir, 'journal.ndjson'), db: path.join(scenarioDir, 'pipeline', 'features.db') };
+  return {
+    home,
+    file,
+    reportDir,
+    journal: path.join(scenarioDir, 'journal.ndjson'),
+    db: path.join(scenarioDir, 'pipeline', 'features.db'),
+  };
 }
 
 const injected = (journal: string) =>
@@ -81,14 +87,19 @@ const norm = (rows: Row[]) =>
 describe('runner guarantees', () => {
   it('SIGINT mid-fault reverts every fault and stops every pipeline process within 5 s', async () => {
     const s = setup();
-    const run = startCli(['run', s.file, '--runbooks', path.join(ROOT, 'runbooks'), '--report-dir', s.reportDir, '--quiet'], { home: s.home });
+    const run = startCli(
+      ['run', s.file, '--runbooks', path.join(ROOT, 'runbooks'), '--report-dir', s.reportDir, '--quiet'],
+      { home: s.home },
+    );
     await waitFor(() => injected(s.journal), 120_000, 'the corruption to be injected');
     const pids = activePids(s.home);
     expect(pids.length).toBeGreaterThanOrEqual(5);
     const before = originalRows(s.journal);
     // The corruption is really in the store while the fault is active.
     const during = await (async () => {
-      const res = await fetch(`${(readJournal(s.journal).find((e) => e.type === 'platform.ready')!.endpoints as { featureServer: string }).featureServer}/v1/features/${before[0].user_id}`);
+      const res = await fetch(
+        `${(readJournal(s.journal).find((e) => e.type === 'platform.ready')!.endpoints as { featureServer: string }).featureServer}/v1/features/${before[0].user_id}`,
+      );
       return (await res.json()) as { features: Record<string, { value: unknown }> };
     })();
     expect(typeof during.features.txn_count_24h.value).toBe('string');
@@ -102,13 +113,23 @@ describe('runner guarantees', () => {
     expect(pids.filter(isAlive)).toEqual([]);
     const journal = readJournal(s.journal);
     expect(journal.some((e) => e.type === 'fault.reverted')).toBe(true);
-    expect(norm(await rowsNow(s.db, before.map((r) => r.user_id)))).toEqual(norm(before));
+    expect(
+      norm(
+        await rowsNow(
+          s.db,
+          before.map((r) => r.user_id),
+        ),
+      ),
+    ).toEqual(norm(before));
     expect(fs.existsSync(path.join(s.reportDir, 'report.json'))).toBe(true);
   }, 240_000);
 
   it('after kill -9 of the runner mid-fault, `faultline cleanup` restores the exact prior values and stops everything', async () => {
     const s = setup();
-    const run = startCli(['run', s.file, '--runbooks', path.join(ROOT, 'runbooks'), '--report-dir', s.reportDir, '--quiet'], { home: s.home });
+    const run = startCli(
+      ['run', s.file, '--runbooks', path.join(ROOT, 'runbooks'), '--report-dir', s.reportDir, '--quiet'],
+      { home: s.home },
+    );
     await waitFor(() => injected(s.journal), 120_000, 'the corruption to be injected');
     const pids = activePids(s.home);
     const before = originalRows(s.journal);
@@ -121,7 +142,14 @@ describe('runner guarantees', () => {
     expect(cleaned.code).toBe(0);
     expect(cleaned.stdout).toMatch(/reverted feature-corruption/);
     await waitFor(() => pids.every((p) => !isAlive(p)), 10_000, 'every pipeline process to exit');
-    expect(norm(await rowsNow(s.db, before.map((r) => r.user_id)))).toEqual(norm(before));
+    expect(
+      norm(
+        await rowsNow(
+          s.db,
+          before.map((r) => r.user_id),
+        ),
+      ),
+    ).toEqual(norm(before));
     const second = await runCli(['cleanup'], { home: s.home });
     expect(second.stdout).toMatch(/nothing to clean up/);
   }, 240_000);

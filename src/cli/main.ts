@@ -1,10 +1,16 @@
 #!/usr/bin/env node
 // The `faultline` command line. Each command returns an exit code; see src/cli/exit.ts.
 import { Command, CommanderError, Option } from 'commander';
-import { pipelineDemo, pipelineDown, pipelineStatus, pipelineUp, type UpOptions } from './commands/pipeline.ts';
-import { runCommand, type RunFlags } from './commands/run.ts';
-import { runList, runRunbooksExport, runRunbooksLint, runSchema, runValidate } from './commands/validate.ts';
 import { cleanup } from '../runner/cleanup.ts';
+import {
+  pipelineDemo,
+  pipelineDown,
+  pipelineStatus,
+  pipelineUp,
+  type UpOptions,
+} from './commands/pipeline.ts';
+import { type RunFlags, runCommand } from './commands/run.ts';
+import { runList, runRunbooksExport, runRunbooksLint, runSchema, runValidate } from './commands/validate.ts';
 import { EXIT, UsageError } from './exit.ts';
 
 const program = new Command('faultline')
@@ -15,9 +21,14 @@ const program = new Command('faultline')
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
 let exitCode: number = EXIT.ok;
-const run = (fn: (...a: any[]) => Promise<number>) => async (...a: any[]) => {
-  exitCode = await fn(...a);
-};
+// Commander hands actions their parsed arguments; each command function declares its own shape.
+// biome-ignore lint/suspicious/noExplicitAny: see above
+type Action = (...a: any[]) => Promise<number>;
+const run =
+  (fn: Action) =>
+  async (...a: Parameters<Action>) => {
+    exitCode = await fn(...a);
+  };
 
 const pipelineFlags = (c: Command) =>
   c
@@ -27,18 +38,24 @@ const pipelineFlags = (c: Command) =>
     .option('--state-dir <dir>', 'where databases, artifacts and logs live')
     .option('--canary', 'add a model-server replica serving alias "challenger" behind the canary pool')
     .addOption(
-      new Option('--disable <mechanisms>', 'switch off resilience: fallback,retries,breaker,ejection,rollback,restart'),
+      new Option(
+        '--disable <mechanisms>',
+        'switch off resilience: fallback,retries,breaker,ejection,rollback,restart',
+      ),
     );
 
 const pipeline = program.command('pipeline').description('run the reference pipeline on the local platform');
 pipelineFlags(pipeline.command('up').description('start the pipeline and keep it running'))
   .option('--detach', 'run in the background and return once ready')
   .action(run((o: UpOptions) => pipelineUp(o)));
-pipeline.command('down').description('stop every local pipeline and leave no process behind').action(run(pipelineDown));
+pipeline
+  .command('down')
+  .description('stop every local pipeline and leave no process behind')
+  .action(run(pipelineDown));
 pipeline.command('status').description('list services, pids and readiness').action(run(pipelineStatus));
-pipelineFlags(pipeline.command('demo').description('start the pipeline, score three transactions, stop')).action(
-  run((o: UpOptions) => pipelineDemo(o)),
-);
+pipelineFlags(
+  pipeline.command('demo').description('start the pipeline, score three transactions, stop'),
+).action(run((o: UpOptions) => pipelineDemo(o)));
 
 const runFlags = (c: Command) =>
   c
@@ -47,16 +64,22 @@ const runFlags = (c: Command) =>
     .option('--report-dir <dir>', 'report folder (default reports/<timestamp>-<name>)')
     .option('--replicas <n>', 'model-server replicas (overrides the scenario)')
     .option('--runbooks <dir>', 'runbook folder (default runbooks/ beside the scenarios)')
-    .option('--disable <mechanisms>', 'switch off resilience: fallback,retries,breaker,ejection,rollback,restart')
+    .option(
+      '--disable <mechanisms>',
+      'switch off resilience: fallback,retries,breaker,ejection,rollback,restart',
+    )
     .option('--pdf', 'also render report.pdf (needs Chromium)')
     .option('--quiet', 'no progress output');
 
-runFlags(program.command('run').description('run scenarios (files or folders) against the pipeline').argument('<paths...>')).action(
-  run((paths: string[], o: RunFlags) => runCommand(paths, o, 'run')),
-);
-runFlags(program.command('gameday').description('run a game-day suite (kind: Suite)').argument('<suite>')).action(
-  run((suite: string, o: RunFlags) => runCommand([suite], o, 'gameday')),
-);
+runFlags(
+  program
+    .command('run')
+    .description('run scenarios (files or folders) against the pipeline')
+    .argument('<paths...>'),
+).action(run((paths: string[], o: RunFlags) => runCommand(paths, o, 'run')));
+runFlags(
+  program.command('gameday').description('run a game-day suite (kind: Suite)').argument('<suite>'),
+).action(run((suite: string, o: RunFlags) => runCommand([suite], o, 'gameday')));
 program
   .command('validate')
   .description('check scenario, suite and runbook files; errors name file, line:column and field (exit 2)')
@@ -69,7 +92,10 @@ program
   .argument('[paths...]', 'files or folders (default scenarios/)')
   .option('--runbooks <dir>', 'runbook folder')
   .action(run((paths: string[], o: { runbooks?: string }) => runList(paths, { runbookDir: o.runbooks })));
-program.command('schema').description('print the JSON Schema of scenario files (for editors)').action(run(() => runSchema()));
+program
+  .command('schema')
+  .description('print the JSON Schema of scenario files (for editors)')
+  .action(run(() => runSchema()));
 const runbooks = program.command('runbooks').description('work with runbooks');
 runbooks
   .command('lint')
@@ -90,7 +116,11 @@ program
   .action(
     run(async (o: { all?: boolean }) => {
       const r = await cleanup({ all: o.all, log: (m) => process.stdout.write(`${m}\n`) });
-      process.stdout.write(r.pipelines ? `cleaned ${r.pipelines} pipeline(s); ${r.reverted.length} fault(s) reverted\n` : 'nothing to clean up\n');
+      process.stdout.write(
+        r.pipelines
+          ? `cleaned ${r.pipelines} pipeline(s); ${r.reverted.length} fault(s) reverted\n`
+          : 'nothing to clean up\n',
+      );
       return r.failed.length ? EXIT.infra : EXIT.ok;
     }),
   );

@@ -1,5 +1,5 @@
-import { CHAMPION_ALIAS, PRIMARY_MODEL } from '../pipeline/schema.ts';
 import { RegistryClient } from '../pipeline/registry/client.ts';
+import { CHAMPION_ALIAS, PRIMARY_MODEL } from '../pipeline/schema.ts';
 import { type Fault, http } from './fault.ts';
 
 export interface RolloutSpec {
@@ -15,18 +15,36 @@ export const badModelRollout: Fault<RolloutSpec> = {
     const { registry, adminToken, controller } = ctx.endpoints;
     const client = new RegistryClient({ url: registry, token: adminToken });
     const current = await client.getAlias(PRIMARY_MODEL, CHAMPION_ALIAS);
-    if (!current) throw new Error(`bad-model-rollout: ${PRIMARY_MODEL} has no "${CHAMPION_ALIAS}" alias to degrade`);
+    if (!current)
+      throw new Error(`bad-model-rollout: ${PRIMARY_MODEL} has no "${CHAMPION_ALIAS}" alias to degrade`);
     // The degraded version is registered up front (it is inert until promoted) so the undo record names it.
     const made = await ctx.trainer(`degraded:${spec.degradation}`);
     const version = String(made.version ?? '');
-    if (!version) throw new Error(`bad-model-rollout: the trainer did not report the degraded version (${JSON.stringify(made)})`);
+    if (!version)
+      throw new Error(
+        `bad-model-rollout: the trainer did not report the degraded version (${JSON.stringify(made)})`,
+      );
     const via = spec.via ?? 'promote';
     return {
-      undo: { kind: 'alias', registry, token: adminToken, model: PRIMARY_MODEL, alias: CHAMPION_ALIAS, previous: current.version, injected: version },
+      undo: {
+        kind: 'alias',
+        registry,
+        token: adminToken,
+        model: PRIMARY_MODEL,
+        alias: CHAMPION_ALIAS,
+        previous: current.version,
+        injected: version,
+      },
       plan: { degradation: spec.degradation, via, from_version: current.version, to_version: version },
       inject: async () => {
         if (via === 'promote') await client.setAlias(PRIMARY_MODEL, CHAMPION_ALIAS, version);
-        else await http('POST', `${controller}/v1/canary`, { version, ...(spec.steps ? { steps: spec.steps } : {}) }, adminToken);
+        else
+          await http(
+            'POST',
+            `${controller}/v1/canary`,
+            { version, ...(spec.steps ? { steps: spec.steps } : {}) },
+            adminToken,
+          );
         return { version };
       },
     };

@@ -20,13 +20,36 @@ export const drift: Fault<DriftFaultSpec> = {
   type: 'drift',
   async prepare(spec, ctx) {
     const id = `drift-${++counter}`;
-    const profile = spec.profile === 'ramp' ? { kind: 'ramp' as const, durationMs: spec.rampDurationMs ?? 10_000 } : { kind: 'step' as const };
+    const profile =
+      spec.profile === 'ramp'
+        ? { kind: 'ramp' as const, durationMs: spec.rampDurationMs ?? 10_000 }
+        : { kind: 'step' as const };
     const build = (startMs: number) =>
       spec.kind === 'category-swap'
-        ? new DriftTransform({ kind: 'category-swap', feature: spec.feature, mapping: spec.mapping ?? {}, fraction: spec.fraction, startMs, profile, seed: Math.floor(ctx.random() * 2 ** 31) })
+        ? new DriftTransform({
+            kind: 'category-swap',
+            feature: spec.feature,
+            mapping: spec.mapping ?? {},
+            fraction: spec.fraction,
+            startMs,
+            profile,
+            seed: Math.floor(ctx.random() * 2 ** 31),
+          })
         : spec.kind === 'shift'
-          ? new DriftTransform({ kind: 'shift', feature: spec.feature, delta: spec.amount ?? 0, startMs, profile })
-          : new DriftTransform({ kind: 'scale', feature: spec.feature, factor: spec.amount ?? 1, startMs, profile });
+          ? new DriftTransform({
+              kind: 'shift',
+              feature: spec.feature,
+              delta: spec.amount ?? 0,
+              startMs,
+              profile,
+            })
+          : new DriftTransform({
+              kind: 'scale',
+              feature: spec.feature,
+              factor: spec.amount ?? 1,
+              startMs,
+              profile,
+            });
     build(nowMs()); // validates the spec before anything is journaled as injected
     return {
       undo: { kind: 'load-transform', id },

@@ -1,7 +1,7 @@
 // One interface for every fault. A fault first says how it will be undone (an UndoRecord, journaled
 // before anything changes), then injects; revert uses only the UndoRecord, so a later
 // `faultline cleanup` can undo it from the journal after the runner itself was killed.
-import type { Platform, PipelineEndpoints } from '../platforms/platform.ts';
+import type { PipelineEndpoints, Platform } from '../platforms/platform.ts';
 
 export type UndoRecord =
   | { kind: 'none'; reason: string }
@@ -9,7 +9,15 @@ export type UndoRecord =
   | { kind: 'toxic'; toxiproxy: string; proxy: string; toxic: string }
   | { kind: 'proxy-enabled'; toxiproxy: string; proxy: string }
   | { kind: 'service-stopped'; service: string }
-  | { kind: 'alias'; registry: string; token: string; model: string; alias: string; previous: string; injected: string }
+  | {
+      kind: 'alias';
+      registry: string;
+      token: string;
+      model: string;
+      alias: string;
+      previous: string;
+      injected: string;
+    }
   | { kind: 'load-transform'; id: string }
   | { kind: 'many'; undos: UndoRecord[] };
 
@@ -21,7 +29,10 @@ export interface StoredRow {
 
 export interface LoadHooks {
   /** Replaces (or with undefined clears) a payload transform applied to every request the load sends. */
-  setTransform(id: string, fn: ((payload: Record<string, unknown>, tIntendedMs: number) => Record<string, unknown>) | undefined): void;
+  setTransform(
+    id: string,
+    fn: ((payload: Record<string, unknown>, tIntendedMs: number) => Record<string, unknown>) | undefined,
+  ): void;
 }
 
 export interface FaultContext {
@@ -41,7 +52,7 @@ export interface Prepared {
   undo: UndoRecord;
   /** What will be done, for the journal and the report. */
   plan: Record<string, unknown>;
-  inject: () => Promise<Record<string, unknown> | void>;
+  inject: () => Promise<Record<string, unknown> | undefined>;
 }
 
 export interface Fault<S = Record<string, unknown>> {

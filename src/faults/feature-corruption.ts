@@ -49,8 +49,13 @@ export const featureCorruption: Fault<CorruptionSpec> = {
     const chosen = pool.slice(0, n);
     const prior: StoredRow[] = [];
     for (let i = 0; i < chosen.length; i += READ_CHUNK) {
-      const q = chosen.slice(i, i + READ_CHUNK).map((u) => `user_id=${encodeURIComponent(u)}`).join('&');
-      const got = (await http('GET', `${featureServer}/v1/admin/rows?${q}`, undefined, adminToken)) as { rows: StoredRow[] };
+      const q = chosen
+        .slice(i, i + READ_CHUNK)
+        .map((u) => `user_id=${encodeURIComponent(u)}`)
+        .join('&');
+      const got = (await http('GET', `${featureServer}/v1/admin/rows?${q}`, undefined, adminToken)) as {
+        rows: StoredRow[];
+      };
       prior.push(...got.rows);
     }
     const present = new Set(prior.map((r) => r.user_id));
@@ -65,10 +70,21 @@ export const featureCorruption: Fault<CorruptionSpec> = {
     }));
     return {
       undo: { kind: 'feature-rows', featureServer, token: adminToken, rows: prior, absent },
-      plan: { mode: spec.mode, fraction: spec.fraction, features, entities: chosen.length, sample: chosen.slice(0, 5) },
+      plan: {
+        mode: spec.mode,
+        fraction: spec.fraction,
+        features,
+        entities: chosen.length,
+        sample: chosen.slice(0, 5),
+      },
       inject: async () => {
         for (let i = 0; i < corrupted.length; i += 500) {
-          await http('PUT', `${featureServer}/v1/admin/rows`, { rows: corrupted.slice(i, i + 500) }, adminToken);
+          await http(
+            'PUT',
+            `${featureServer}/v1/admin/rows`,
+            { rows: corrupted.slice(i, i + 500) },
+            adminToken,
+          );
         }
         return { corrupted_rows: corrupted.length };
       },

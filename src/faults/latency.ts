@@ -54,7 +54,13 @@ function prepareLink(spec: LatencySpec, link: string, toxiproxy: string): Prepar
         : kind === 'bandwidth'
           ? { rate: spec.rate ?? 0 }
           : { timeout: spec.timeout ?? 0 };
-    const toxic = { name, type: kind, stream: spec.stream ?? 'downstream', toxicity: spec.toxicity ?? 1, attributes };
+    const toxic = {
+      name,
+      type: kind,
+      stream: spec.stream ?? 'downstream',
+      toxicity: spec.toxicity ?? 1,
+      attributes,
+    };
     return {
       undo: { kind: 'toxic', toxiproxy, proxy: spec.link, toxic: name },
       plan: { link: spec.link, toxic },

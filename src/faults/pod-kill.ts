@@ -12,7 +12,12 @@ export const podKill: Fault<PodKillSpec> = {
   async prepare(spec, ctx) {
     return {
       undo: { kind: 'none', reason: 'the platform replaces killed replicas' },
-      plan: { service: spec.target.service, count: spec.target.count, percent: spec.target.percent, signal: spec.signal ?? 'SIGKILL' },
+      plan: {
+        service: spec.target.service,
+        count: spec.target.count,
+        percent: spec.target.percent,
+        signal: spec.signal ?? 'SIGKILL',
+      },
       inject: async () => {
         const victims = await ctx.platform.kill(spec.target.service, {
           count: spec.target.count,

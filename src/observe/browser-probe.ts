@@ -37,7 +37,11 @@ export class BrowserProbe implements Probe {
 
   async start(ctx: { endpoints: { gateway: string }; journal: Journal; clock: () => number }): Promise<void> {
     try {
-      this.browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, timeout: 30_000 });
+      this.browser = await chromium.launch({
+        executablePath: chromiumPath(),
+        args: CHROMIUM_ARGS,
+        timeout: 30_000,
+      });
     } catch (e) {
       throw new Error(
         `browser probe: could not start Chromium at ${chromiumPath()} (install Debian's chromium or set CHROMIUM_PATH): ${(e as Error).message.split('\n')[0]}`,
@@ -70,7 +74,13 @@ export class BrowserProbe implements Probe {
           error: ok ? undefined : await text('#error'),
         };
       } catch (e) {
-        result = { t, probe: 'browser', ok: false, latencyMs: performance.now() - started, error: (e as Error).message.split('\n')[0] };
+        result = {
+          t,
+          probe: 'browser',
+          ok: false,
+          latencyMs: performance.now() - started,
+          error: (e as Error).message.split('\n')[0],
+        };
       }
       if (!this.stopped) ctx.journal.append('probe', { result }, t);
     };

@@ -3,7 +3,7 @@
 import { parseMetrics } from '../pipeline/controller/scrape.ts';
 import { RegistryClient } from '../pipeline/registry/client.ts';
 import { CHAMPION_ALIAS, PRIMARY_MODEL } from '../pipeline/schema.ts';
-import type { Platform, PipelineEndpoints } from '../platforms/platform.ts';
+import type { PipelineEndpoints, Platform } from '../platforms/platform.ts';
 import type { Journal } from '../runner/journal.ts';
 
 /** Metric families worth keeping in the journal: the pipeline's own, not Node process internals. */
@@ -40,7 +40,9 @@ export class Observers {
   }
 
   start(platform: Platform, opts: { scrapeIntervalMs?: number; aliasIntervalMs?: number } = {}) {
-    platform.onEvent(({ type, ts_ms, ...rest }) => this.journal.append('platform.event', { kind: type, ...rest }, ts_ms));
+    platform.onEvent(({ type, ts_ms, ...rest }) =>
+      this.journal.append('platform.event', { kind: type, ...rest }, ts_ms),
+    );
     const targets = scrapeTargets(this.endpoints);
     this.every(opts.scrapeIntervalMs ?? 1000, () => Promise.all(targets.map((t) => this.scrape(t))));
     const registry = new RegistryClient({ url: this.endpoints.registry, timeoutMs: 1000 });
@@ -85,7 +87,11 @@ export class Observers {
       this.journal.append('scrape', { service: t.service, replica: t.replica, up: true, samples }, ts);
     } catch (e) {
       // A dead replica during chaos is data, not an error.
-      this.journal.append('scrape', { service: t.service, replica: t.replica, up: false, error: (e as Error).message }, ts);
+      this.journal.append(
+        'scrape',
+        { service: t.service, replica: t.replica, up: false, error: (e as Error).message },
+        ts,
+      );
     }
   }
 
@@ -93,7 +99,12 @@ export class Observers {
     const v = await registry.getAlias(PRIMARY_MODEL, CHAMPION_ALIAS);
     const version = v?.version ?? null;
     if (version !== (this.lastAlias ?? undefined)) {
-      this.journal.append('alias', { model: PRIMARY_MODEL, alias: CHAMPION_ALIAS, version, previous: this.lastAlias ?? null });
+      this.journal.append('alias', {
+        model: PRIMARY_MODEL,
+        alias: CHAMPION_ALIAS,
+        version,
+        previous: this.lastAlias ?? null,
+      });
       this.lastAlias = version ?? undefined;
     }
   }

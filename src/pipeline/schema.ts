@@ -51,7 +51,8 @@ export function deriveInputs(tx: Transaction, store?: StoreFeatures): Record<str
   const x: Record<string, number> = {
     log_amount: Math.log1p(tx.amount),
     // PaySim's tell: fraudulent transfers empty the account, so balances do not add up.
-    balance_error: Math.sign(tx.old_balance - tx.amount - tx.new_balance) *
+    balance_error:
+      Math.sign(tx.old_balance - tx.amount - tx.new_balance) *
       Math.log1p(Math.abs(tx.old_balance - tx.amount - tx.new_balance)),
     drains_account: tx.new_balance === 0 && tx.old_balance > 0 ? 1 : 0,
     night: tx.hour < 6 ? 1 : 0,
@@ -89,7 +90,10 @@ export const ModelArtifact = z.object({
   thresholds: z.object({ review: z.number(), decline: z.number() }),
   /** Training-time distribution of each monitored feature (request and store features). */
   reference: z.record(z.string(), z.object({ values: z.array(z.number()) })),
-  metrics: z.object({ auc: z.number(), positive_rate: z.number(), mean_score: z.number() }).partial().optional(),
+  metrics: z
+    .object({ auc: z.number(), positive_rate: z.number(), mean_score: z.number() })
+    .partial()
+    .optional(),
   /** Set on deliberately degraded versions produced for rollout scenarios. */
   degraded: z.string().optional(),
   trained_at: z.string().optional(),
@@ -99,15 +103,20 @@ export type ModelArtifact = z.infer<typeof ModelArtifact>;
 
 export type Decision = 'approve' | 'review' | 'decline';
 
-export function score(model: ModelArtifact, inputs: Record<string, number>): { score: number; decision: Decision } {
+export function score(
+  model: ModelArtifact,
+  inputs: Record<string, number>,
+): { score: number; decision: Decision } {
   let z = model.bias;
   for (let i = 0; i < model.inputs.length; i++) {
     const v = inputs[model.inputs[i]];
-    if (v === undefined || !Number.isFinite(v)) throw new Error(`model input ${model.inputs[i]} is missing or not finite`);
+    if (v === undefined || !Number.isFinite(v))
+      throw new Error(`model input ${model.inputs[i]} is missing or not finite`);
     z += model.weights[i] * ((v - model.mean[i]) / (model.std[i] || 1));
   }
   const s = 1 / (1 + Math.exp(-z));
-  const decision: Decision = s >= model.thresholds.decline ? 'decline' : s >= model.thresholds.review ? 'review' : 'approve';
+  const decision: Decision =
+    s >= model.thresholds.decline ? 'decline' : s >= model.thresholds.review ? 'review' : 'approve';
   return { score: s, decision };
 }
 

@@ -56,7 +56,10 @@ export interface Platform {
   readonly endpoints: PipelineEndpoints;
   replicas(service: ServiceName): Promise<ReplicaInfo[]>;
   /** Pod kill: the platform is expected to replace what was killed. */
-  kill(service: ServiceName, opts: { count?: number; percent?: number; signal?: NodeJS.Signals; pick?: (n: number) => number }): Promise<ReplicaInfo[]>;
+  kill(
+    service: ServiceName,
+    opts: { count?: number; percent?: number; signal?: NodeJS.Signals; pick?: (n: number) => number },
+  ): Promise<ReplicaInfo[]>;
   /** Takes every replica of a service down and keeps it down until `startService`. */
   stopService(service: ServiceName): Promise<void>;
   startService(service: ServiceName): Promise<void>;

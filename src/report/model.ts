@@ -104,23 +104,47 @@ export interface ScenarioReport {
     mitigation?: { name: string; observed: boolean; t?: number; evidence: string };
     recoveredAt?: number;
     /** Per phase: requests, availability, error rate, latency percentiles, fallback share. */
-    phases: Record<string, {
-      requests: number;
-      ok: number;
-      availability: number | null;
-      errorRate: number | null;
-      fallbackShare: number | null;
-      latency: { p50: number | null; p90: number | null; p95: number | null; p99: number | null; p999: number | null; max: number | null; mean: number | null };
-      throughput: number;
-    }>;
+    phases: Record<
+      string,
+      {
+        requests: number;
+        ok: number;
+        availability: number | null;
+        errorRate: number | null;
+        fallbackShare: number | null;
+        latency: {
+          p50: number | null;
+          p90: number | null;
+          p95: number | null;
+          p99: number | null;
+          p999: number | null;
+          max: number | null;
+          mean: number | null;
+        };
+        throughput: number;
+      }
+    >;
   };
   /** Error budget of the runbook's availability SLO over the whole run. */
-  errorBudget?: { objective: number; requests: number; allowedErrors: number; errors: number; consumed: number };
+  errorBudget?: {
+    objective: number;
+    requests: number;
+    allowedErrors: number;
+    errors: number;
+    consumed: number;
+  };
   /** 1 s buckets for the charts. */
   timeline: TimeSeriesPoint[];
   markers: Marker[];
   /** Browser probe results, when the scenario ran one. */
-  probes?: { t: number; ok: boolean; latencyMs: number; modelVersion?: string; fallback?: string; error?: string }[];
+  probes?: {
+    t: number;
+    ok: boolean;
+    latencyMs: number;
+    modelVersion?: string;
+    fallback?: string;
+    error?: string;
+  }[];
   /** Journal file, relative to the run folder. */
   journal: string;
 }

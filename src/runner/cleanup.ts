@@ -2,8 +2,8 @@
 // is in its journal with an undo record; the pipeline's processes are in the active records.
 import fs from 'node:fs';
 import path from 'node:path';
-import { applyUndo } from '../faults/undo.ts';
 import type { UndoRecord } from '../faults/fault.ts';
+import { applyUndo } from '../faults/undo.ts';
 import { isAlive, listActive } from '../platforms/local/active.ts';
 import { readJournal } from './journal.ts';
 
@@ -24,7 +24,9 @@ export function unreverted(journalFile: string): { id: string; type: string; und
     .reverse();
 }
 
-export async function cleanup(opts: { all?: boolean; log?: (msg: string) => void } = {}): Promise<CleanupResult> {
+export async function cleanup(
+  opts: { all?: boolean; log?: (msg: string) => void } = {},
+): Promise<CleanupResult> {
   const log = opts.log ?? (() => undefined);
   const result: CleanupResult = { pipelines: 0, reverted: [], failed: [], killed: [] };
   for (const rec of listActive()) {
@@ -38,7 +40,10 @@ export async function cleanup(opts: { all?: boolean; log?: (msg: string) => void
         try {
           const msg = await applyUndo(f.undo);
           result.reverted.push(`${f.type} ${f.id}: ${msg}`);
-          fs.appendFileSync(journal, `${JSON.stringify({ ts_ms: Date.now(), type: 'fault.reverted', fault_id: f.id, result: msg, by: 'cleanup' })}\n`);
+          fs.appendFileSync(
+            journal,
+            `${JSON.stringify({ ts_ms: Date.now(), type: 'fault.reverted', fault_id: f.id, result: msg, by: 'cleanup' })}\n`,
+          );
           log(`reverted ${f.type} (${f.id}): ${msg}`);
         } catch (e) {
           result.failed.push(`${f.type} ${f.id}: ${(e as Error).message}`);

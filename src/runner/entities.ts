@@ -11,7 +11,8 @@ export async function listEntities(ep: PipelineEndpoints): Promise<string[]> {
       headers: { authorization: `Bearer ${ep.adminToken}` },
       signal: AbortSignal.timeout(10_000),
     });
-    if (!res.ok) throw new Error(`listing the online store's entities: HTTP ${res.status} ${await res.text()}`);
+    if (!res.ok)
+      throw new Error(`listing the online store's entities: HTTP ${res.status} ${await res.text()}`);
     const page = (await res.json()) as { rows: { user_id: string }[]; next_after?: string | null };
     ids.push(...page.rows.map((r) => r.user_id));
     if (!page.next_after || page.rows.length === 0) return ids;

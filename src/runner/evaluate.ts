@@ -1,8 +1,8 @@
 // Turns a scenario's checks into verdicts: each result carries the measured value, the target, the
 // phase and one line saying what was measured, so a failing CI gate explains itself.
 import type { RequestRecord } from '../load/driver.ts';
-import { type Check, compare, formatMetricValue, type MetricName, METRICS } from '../scenario/checks.ts';
-import { mttd as firstSignal, mttr as computeMttr } from '../slo/mttr.ts';
+import { type Check, compare, formatMetricValue, METRICS, type MetricName } from '../scenario/checks.ts';
+import { mttr as computeMttr, mttd as firstSignal } from '../slo/mttr.ts';
 import type { Slo, Window } from '../slo/stats.ts';
 import { summarize, type WindowSummary } from '../slo/summarize.ts';
 import { extractSignals, type JournalIndex, signalMatches } from './signals.ts';
@@ -69,28 +69,54 @@ const PHASES: PhaseName[] = ['steady', 'fault', 'recovery', 'whole'];
 export const MTTR_RESOLUTION_MS = 1000;
 
 export function measure(input: EvaluationInput): Measurements {
-  const summaries = Object.fromEntries(PHASES.map((p) => [p, summarize(input.records, input.phases[p])])) as Record<
-    PhaseName,
-    WindowSummary
-  >;
+  const summaries = Object.fromEntries(
+    PHASES.map((p) => [p, summarize(input.records, input.phases[p])]),
+  ) as Record<PhaseName, WindowSummary>;
   const m: Measurements = { summaries };
   const { t0, runbook, index } = input;
   if (t0 === undefined) return m;
-  const signals = extractSignals(index, { driftPsi: input.driftPsi, records: input.records, errorRate: errorRateSlo(runbook) });
+  const signals = extractSignals(index, {
+    driftPsi: input.driftPsi,
+    records: input.records,
+    errorRate: errorRateSlo(runbook),
+  });
   // Parallel members start within moments of each other: one occurrence.
   const starts = (input.t0s?.length ? input.t0s : [t0]).filter((t, i, a) => i === 0 || t - a[i - 1] > 1000);
   const occ = starts.map((start, i) => ({ start, end: starts[i + 1] ?? input.endMs }));
   const within = (o: { start: number; end: number }) => signals.filter((s) => s.t >= o.start && s.t < o.end);
   if (runbook) {
-    const per = occ.map((o) => firstSignal(o.start, within(o), (s) => signalMatches(runbook.detection.signal, s)));
+    const per = occ.map((o) =>
+      firstSignal(o.start, within(o), (s) => signalMatches(runbook.detection.signal, s)),
+    );
     const missed = per.find((d) => !d.detected);
     const worst = missed ?? per.reduce((a, b) => ((b.mttdMs ?? 0) > (a.mttdMs ?? 0) ? b : a));
-    m.mttd = { detected: !missed, ms: missed ? undefined : worst.mttdMs, signal: worst.signal?.name, t: worst.signal?.t, occurrences: per.length };
+    m.mttd = {
+      detected: !missed,
+      ms: missed ? undefined : worst.mttdMs,
+      signal: worst.signal?.name,
+      t: worst.signal?.t,
+      occurrences: per.length,
+    };
     if (runbook.slos.length) {
-      const rs = occ.map((o) => computeMttr({ records: input.records, t0: o.start, slos: runbook.slos, stableForMs: input.stableForMs, endMs: o.end, resolutionMs: MTTR_RESOLUTION_MS }));
+      const rs = occ.map((o) =>
+        computeMttr({
+          records: input.records,
+          t0: o.start,
+          slos: runbook.slos,
+          stableForMs: input.stableForMs,
+          endMs: o.end,
+          resolutionMs: MTTR_RESOLUTION_MS,
+        }),
+      );
       const notRecovered = rs.find((r) => !r.recovered);
       const w = notRecovered ?? rs.reduce((a, b) => ((b.mttrMs ?? 0) > (a.mttrMs ?? 0) ? b : a));
-      m.mttr = { recovered: !notRecovered, ms: w.mttrMs, recoveredAt: w.recoveredAt, breached: rs.some((r) => r.breached), occurrences: rs.length };
+      m.mttr = {
+        recovered: !notRecovered,
+        ms: w.mttrMs,
+        recoveredAt: w.recoveredAt,
+        breached: rs.some((r) => r.breached),
+        occurrences: rs.length,
+      };
     }
     m.mitigation = mitigation(runbook.mitigation.automated, input, signals, t0);
   }
@@ -99,7 +125,10 @@ export function measure(input: EvaluationInput): Measurements {
   const dd = occ.map((o) => within(o).find((s) => s.name.startsWith('drift-gauge:')));
   const ddWorst = dd.every((s) => s) ? worstSignal(dd as { t: number }[], occ) : {};
   const ddFirst = dd[0];
-  m.driftDetection = ddWorst.ms !== undefined && ddFirst ? { ...ddWorst, feature: ddFirst.name.slice('drift-gauge:'.length) } : {};
+  m.driftDetection =
+    ddWorst.ms !== undefined && ddFirst
+      ? { ...ddWorst, feature: ddFirst.name.slice('drift-gauge:'.length) }
+      : {};
   return m;
 }
 
@@ -122,23 +151,47 @@ function mitigation(
   signals: { t: number; name: string; [k: string]: unknown }[],
   t0: number,
 ): NonNullable<Measurements['mitigation']> {
-  const after = (pred: (s: { t: number; name: string; [k: string]: unknown }) => boolean) => signals.find((s) => s.t >= t0 && pred(s));
-  const found = (s: { t: number } | undefined, evidence: string) => ({ name, observed: !!s, t: s?.t, evidence: s ? evidence : `no ${name} observed after the fault` });
+  const after = (pred: (s: { t: number; name: string; [k: string]: unknown }) => boolean) =>
+    signals.find((s) => s.t >= t0 && pred(s));
+  const found = (s: { t: number } | undefined, evidence: string) => ({
+    name,
+    observed: !!s,
+    t: s?.t,
+    evidence: s ? evidence : `no ${name} observed after the fault`,
+  });
   switch (name) {
     case 'restart': {
-      const s = after((x) => x.name === 'replica-restart' && (input.killedServices.length === 0 || input.killedServices.includes(String(x.service))));
+      const s = after(
+        (x) =>
+          x.name === 'replica-restart' &&
+          (input.killedServices.length === 0 || input.killedServices.includes(String(x.service))),
+      );
       return found(s, `supervisor replaced ${String(s?.replica ?? '')}`);
     }
     case 'rollback':
-      return found(after((x) => x.name === 'controller-rollback'), 'controller rolled the champion back');
+      return found(
+        after((x) => x.name === 'controller-rollback'),
+        'controller rolled the champion back',
+      );
     case 'fallback':
-      return found(after((x) => x.name === 'fallback-engaged'), 'responses served by the fallback model');
+      return found(
+        after((x) => x.name === 'fallback-engaged'),
+        'responses served by the fallback model',
+      );
     case 'breaker':
-      return found(after((x) => x.name === 'breaker-open'), 'feature-fetch circuit breaker opened');
+      return found(
+        after((x) => x.name === 'breaker-open'),
+        'feature-fetch circuit breaker opened',
+      );
     case 'ejection':
-      return found(after((x) => x.name === 'gateway-ejection'), 'gateway ejected a failing replica');
+      return found(
+        after((x) => x.name === 'gateway-ejection'),
+        'gateway ejected a failing replica',
+      );
     case 'retry': {
-      const t = input.index.firstRise('gateway_retries_total', t0) ?? input.index.firstRise('model_server_feature_fetch_retries_total', t0);
+      const t =
+        input.index.firstRise('gateway_retries_total', t0) ??
+        input.index.firstRise('model_server_feature_fetch_retries_total', t0);
       return found(t === undefined ? undefined : { t }, 'retries rose during the fault');
     }
     case 'none':
@@ -160,7 +213,12 @@ function evaluateOne(c: Check, input: EvaluationInput, m: Measurements): CheckRe
   if ('runbook' in c.value) {
     const rb = input.runbook;
     if (rb) {
-      target = info.runbookTarget === 'detection.within' ? rb.detection.withinMs : info.runbookTarget === 'mitigation.within' ? rb.mitigation.withinMs : rb.mttrTargetMs;
+      target =
+        info.runbookTarget === 'detection.within'
+          ? rb.detection.withinMs
+          : info.runbookTarget === 'mitigation.within'
+            ? rb.mitigation.withinMs
+            : rb.mttrTargetMs;
       targetText = `${formatMetricValue(c.metric, target)} (runbook ${rb.id})`;
     } else targetText = 'runbook (none named)';
   } else {
@@ -174,7 +232,12 @@ function evaluateOne(c: Check, input: EvaluationInput, m: Measurements): CheckRe
   return { ...base, measured, measuredText, passed, explanation };
 }
 
-function measureCheck(metric: MetricName, phase: PhaseName, input: EvaluationInput, m: Measurements): { measured: number | null; explanation: string } {
+function measureCheck(
+  metric: MetricName,
+  phase: PhaseName,
+  input: EvaluationInput,
+  m: Measurements,
+): { measured: number | null; explanation: string } {
   const s = m.summaries[phase];
   const w = input.phases[phase];
   const secs = ((w.to - w.from) / 1000).toFixed(1);
@@ -182,22 +245,36 @@ function measureCheck(metric: MetricName, phase: PhaseName, input: EvaluationInp
   const noFault = input.t0 === undefined ? 'no fault took effect, so there is nothing to measure' : undefined;
   switch (metric) {
     case 'availability':
-      return { measured: s.availability, explanation: `${s.ok} of ${s.requests} requests succeeded ${inPhase}` };
+      return {
+        measured: s.availability,
+        explanation: `${s.ok} of ${s.requests} requests succeeded ${inPhase}`,
+      };
     case 'error_rate':
-      return { measured: s.errorRate, explanation: `${s.requests - s.ok} of ${s.requests} requests failed ${inPhase}` };
+      return {
+        measured: s.errorRate,
+        explanation: `${s.requests - s.ok} of ${s.requests} requests failed ${inPhase}`,
+      };
     case 'throughput':
       return { measured: s.throughput, explanation: `successful responses per second ${inPhase}` };
     case 'fallback.share':
-      return { measured: s.fallbackShare, explanation: `${s.fallbackCount} of ${s.ok} successful responses came from the fallback model ${inPhase}` };
+      return {
+        measured: s.fallbackShare,
+        explanation: `${s.fallbackCount} of ${s.ok} successful responses came from the fallback model ${inPhase}`,
+      };
     case 'fallback.count':
       return { measured: s.fallbackCount, explanation: `fallback answers ${inPhase}` };
     case 'retries.total': {
-      const n = input.index.increase('gateway_retries_total', w.from, w.to) + input.index.increase('model_server_feature_fetch_retries_total', w.from, w.to);
+      const n =
+        input.index.increase('gateway_retries_total', w.from, w.to) +
+        input.index.increase('model_server_feature_fetch_retries_total', w.from, w.to);
       return { measured: n, explanation: `gateway retries + model-server feature-fetch retries ${inPhase}` };
     }
     case 'retries.amplification': {
       const n = input.index.increase('gateway_retries_total', w.from, w.to);
-      return { measured: s.requests ? n / s.requests : null, explanation: `${n} gateway retries for ${s.requests} requests ${inPhase}` };
+      return {
+        measured: s.requests ? n / s.requests : null,
+        explanation: `${n} gateway retries for ${s.requests} requests ${inPhase}`,
+      };
     }
     case 'retry_budget.exhausted': {
       const n = input.index.increase('gateway_retry_budget_exhausted_total', w.from, w.to);
@@ -205,10 +282,20 @@ function measureCheck(metric: MetricName, phase: PhaseName, input: EvaluationInp
     }
     case 'mttd':
       if (noFault) return { measured: null, explanation: noFault };
-      if (!m.mttd) return { measured: null, explanation: 'the scenario names no runbook, so there is no detection signal' };
+      if (!m.mttd)
+        return {
+          measured: null,
+          explanation: 'the scenario names no runbook, so there is no detection signal',
+        };
       return m.mttd.detected
-        ? { measured: m.mttd.ms!, explanation: `first "${input.runbook!.detection.signal}" signal (${m.mttd.signal}) after fault start` }
-        : { measured: null, explanation: `no "${input.runbook!.detection.signal}" signal observed after fault start` };
+        ? {
+            measured: m.mttd.ms!,
+            explanation: `first "${input.runbook!.detection.signal}" signal (${m.mttd.signal}) after fault start`,
+          }
+        : {
+            measured: null,
+            explanation: `no "${input.runbook!.detection.signal}" signal observed after fault start`,
+          };
     case 'mttr':
       if (noFault) return { measured: null, explanation: noFault };
       if (!m.mttr) return { measured: null, explanation: 'the runbook names no SLOs to recover' };
@@ -219,7 +306,10 @@ function measureCheck(metric: MetricName, phase: PhaseName, input: EvaluationInp
               ? `every runbook SLO held for ${input.stableForMs / 1000} s from ${(m.mttr.ms! / 1000).toFixed(2)} s after fault start`
               : 'the runbook SLOs were never breached: recovered at fault start',
           }
-        : { measured: null, explanation: `not recovered: the runbook SLOs did not hold for ${input.stableForMs / 1000} s before the end of the run` };
+        : {
+            measured: null,
+            explanation: `not recovered: the runbook SLOs did not hold for ${input.stableForMs / 1000} s before the end of the run`,
+          };
     case 'rollback.time':
       if (noFault) return { measured: null, explanation: noFault };
       return m.rollback?.ms !== undefined
@@ -228,25 +318,45 @@ function measureCheck(metric: MetricName, phase: PhaseName, input: EvaluationInp
     case 'drift.detection_time':
       if (noFault) return { measured: null, explanation: noFault };
       return m.driftDetection?.ms !== undefined
-        ? { measured: m.driftDetection.ms, explanation: `drift gauge for ${m.driftDetection.feature} crossed PSI ${input.driftPsi ?? 0.2}` }
-        : { measured: null, explanation: `no feature's PSI gauge exceeded ${input.driftPsi ?? 0.2} after drift start` };
+        ? {
+            measured: m.driftDetection.ms,
+            explanation: `drift gauge for ${m.driftDetection.feature} crossed PSI ${input.driftPsi ?? 0.2}`,
+          }
+        : {
+            measured: null,
+            explanation: `no feature's PSI gauge exceeded ${input.driftPsi ?? 0.2} after drift start`,
+          };
     case 'mitigation.observed':
       if (!m.mitigation) return { measured: null, explanation: noFault ?? 'the scenario names no runbook' };
       return { measured: m.mitigation.observed ? 1 : 0, explanation: m.mitigation.evidence };
     case 'data_loss':
       return input.dataLoss === undefined
         ? { measured: 0, explanation: 'no feature-store rows were modified' }
-        : { measured: input.dataLoss, explanation: `${input.dataLoss} corrupted rows differ from their originals after revert` };
+        : {
+            measured: input.dataLoss,
+            explanation: `${input.dataLoss} corrupted rows differ from their originals after revert`,
+          };
     case 'model_version.changed': {
-      const versions = new Set(input.records.filter((r) => r.tIntended >= w.from && r.tIntended < w.to && r.modelVersion && !r.fallback).map((r) => r.modelVersion));
-      return { measured: versions.size > 1 ? 1 : 0, explanation: `primary model versions served ${inPhase}: ${[...versions].join(', ') || 'none'}` };
+      const versions = new Set(
+        input.records
+          .filter((r) => r.tIntended >= w.from && r.tIntended < w.to && r.modelVersion && !r.fallback)
+          .map((r) => r.modelVersion),
+      );
+      return {
+        measured: versions.size > 1 ? 1 : 0,
+        explanation: `primary model versions served ${inPhase}: ${[...versions].join(', ') || 'none'}`,
+      };
     }
     case 'browser.success': {
-      if (!input.probes?.length) return { measured: null, explanation: 'no browser probe ran in this scenario' };
+      if (!input.probes?.length)
+        return { measured: null, explanation: 'no browser probe ran in this scenario' };
       const inW = input.probes.filter((p) => p.t >= w.from && p.t < w.to);
       const ok = inW.filter((p) => p.ok).length;
       return inW.length
-        ? { measured: ok / inW.length, explanation: `${ok} of ${inW.length} browser checks showed a verdict ${inPhase}` }
+        ? {
+            measured: ok / inW.length,
+            explanation: `${ok} of ${inW.length} browser checks showed a verdict ${inPhase}`,
+          }
         : { measured: null, explanation: `no browser check ran in the ${phase} phase` };
     }
     case 'latency.p50':
@@ -257,7 +367,10 @@ function measureCheck(metric: MetricName, phase: PhaseName, input: EvaluationInp
     case 'latency.max':
     case 'latency.mean': {
       const key = metric.slice('latency.'.length) as keyof WindowSummary['latency'];
-      return { measured: s.latency[key] as number | null, explanation: `${metric} from the intended send time ${inPhase}` };
+      return {
+        measured: s.latency[key] as number | null,
+        explanation: `${metric} from the intended send time ${inPhase}`,
+      };
     }
   }
 }

@@ -21,7 +21,11 @@ export class Journal {
     this.fd = fs.openSync(file, 'a');
   }
 
-  append<T extends Record<string, unknown>>(type: string, fields: T = {} as T, ts_ms = Date.now()): JournalEntry {
+  append<T extends Record<string, unknown>>(
+    type: string,
+    fields: T = {} as T,
+    ts_ms = Date.now(),
+  ): JournalEntry {
     // `type` and `ts_ms` are the journal's own: a field of the same name cannot overwrite them.
     const entry: JournalEntry = { ...fields, ts_ms, type };
     fs.writeSync(this.fd, `${JSON.stringify(entry)}\n`);

@@ -18,7 +18,10 @@ export interface Progress {
   detach(): void;
 }
 
-export function createProgress(out: NodeJS.WriteStream = process.stderr, opts: { tty?: boolean; quiet?: boolean } = {}): Progress {
+export function createProgress(
+  out: NodeJS.WriteStream = process.stderr,
+  opts: { tty?: boolean; quiet?: boolean } = {},
+): Progress {
   const tty = opts.tty ?? !!out.isTTY;
   let current = '';
   let phase = '';

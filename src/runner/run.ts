@@ -2,16 +2,17 @@
 // schedule (journaled before injection) → observe → revert → recovery → evaluate → tear down.
 // Whatever happens (abort condition, signal, error), every injected fault is reverted and the
 // platform stopped before this returns.
-import { nowMs } from '../load/clock.ts';
+
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createBuiltinDriver, seededPayload } from '../load/builtin.ts';
-import type { PayloadTransform, RequestRecord } from '../load/driver.ts';
-import { applyUndo } from '../faults/undo.ts';
 import type { FaultContext, StoredRow, UndoRecord } from '../faults/fault.ts';
 import { FAULTS } from '../faults/index.ts';
+import { applyUndo } from '../faults/undo.ts';
+import { createBuiltinDriver, seededPayload } from '../load/builtin.ts';
+import { nowMs } from '../load/clock.ts';
+import type { PayloadTransform, RequestRecord } from '../load/driver.ts';
 import { BrowserProbe } from '../observe/browser-probe.ts';
 import { Observers } from '../observe/observers.ts';
 import type { Probe, ProbeResult } from '../observe/probe.ts';
@@ -19,13 +20,20 @@ import type { Mechanism } from '../pipeline/common/config.ts';
 import { LocalPlatform } from '../platforms/local/local-platform.ts';
 import type { Platform } from '../platforms/platform.ts';
 import type { FaultRecord, Marker, RunbookSummary, ScenarioReport, Verdict } from '../report/model.ts';
-import { compare as compareOp, type AbortCondition } from '../scenario/checks.ts';
+import { type AbortCondition, compare as compareOp } from '../scenario/checks.ts';
 import type { Fault, Scenario } from '../scenario/schema.ts';
 import { summarize } from '../slo/summarize.ts';
 import { timeSeries } from '../slo/timeseries.ts';
-import { type CheckResult, evaluate, measure, type PhaseName, type Phases, type RunbookTargets } from './evaluate.ts';
-import { Journal, readJournal } from './journal.ts';
 import { listEntities } from './entities.ts';
+import {
+  type CheckResult,
+  evaluate,
+  measure,
+  type PhaseName,
+  type Phases,
+  type RunbookTargets,
+} from './evaluate.ts';
+import { Journal, readJournal } from './journal.ts';
 import type { Progress } from './progress.ts';
 import { type PlannedInjection, planInjections } from './schedule.ts';
 import { JournalIndex } from './signals.ts';
@@ -51,7 +59,12 @@ export interface ScenarioRunOptions {
   /** Aborts the run (SIGINT/SIGTERM): faults are reverted and the platform stopped. */
   signal: AbortSignal;
   /** Builds the platform; default: the local platform. */
-  platform?: (opts: { replicas: number; disabled: Set<Mechanism>; seed: number; stateDir: string }) => Platform;
+  platform?: (opts: {
+    replicas: number;
+    disabled: Set<Mechanism>;
+    seed: number;
+    stateDir: string;
+  }) => Platform;
 }
 
 interface ActiveFault {
@@ -87,16 +100,27 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   let rng = mulberry(seed);
   let ctx: FaultContext | undefined;
 
-  journal.append('run.start', { scenario: metadata.name, file: opts.file, seed, replicas, disabled: [...disabled], platform: 'local', host: os.hostname() });
+  journal.append('run.start', {
+    scenario: metadata.name,
+    file: opts.file,
+    seed,
+    replicas,
+    disabled: [...disabled],
+    platform: 'local',
+    host: os.hostname(),
+  });
   const platform =
     opts.platform?.({ replicas, disabled, seed, stateDir: path.join(opts.dir, 'pipeline') }) ??
     new LocalPlatform({ replicas, disabled, seed, stateDir: path.join(opts.dir, 'pipeline') });
   let observers: Observers | undefined;
-  const probes: Probe[] = spec.probes.map((p) => new BrowserProbe({ everyMs: p.every, timeoutMs: p.timeout, path: p.path }));
+  const probes: Probe[] = spec.probes.map(
+    (p) => new BrowserProbe({ everyMs: p.every, timeoutMs: p.timeout, path: p.path }),
+  );
   let driver: ReturnType<typeof createBuiltinDriver> | undefined;
   const timers: NodeJS.Timeout[] = [];
   const abortCtl = new AbortController();
-  const onExternalAbort = () => abortCtl.abort(new Aborted(`interrupted (${String(opts.signal.reason ?? 'signal')})`));
+  const onExternalAbort = () =>
+    abortCtl.abort(new Aborted(`interrupted (${String(opts.signal.reason ?? 'signal')})`));
   opts.signal.addEventListener('abort', onExternalAbort, { once: true });
   if (opts.signal.aborted) onExternalAbort();
 
@@ -171,7 +195,12 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     loadStart = nowMs();
     journal.append('load.start', { rate: spec.load.rate, durationMs, driver: spec.load.driver });
     progress.phase('warm-up');
-    progress.attach({ records, active: () => active.filter((f) => !f.reverted).map((f) => f.record.type), startedAt: loadStart, durationMs });
+    progress.attach({
+      records,
+      active: () => active.filter((f) => !f.reverted).map((f) => f.record.type),
+      startedAt: loadStart,
+      durationMs,
+    });
 
     // Abort conditions, checked every second over each condition's trailing window.
     const holdingSince = new Map<AbortCondition, number>();
@@ -214,7 +243,9 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       const failed = steadyResults.filter((r) => !r.passed);
       if (failed.length) {
         steadyStateFailed = true;
-        throw new Aborted(`steady-state hypothesis not met before any fault: ${failed.map((f) => `${f.check} (measured ${f.measuredText})`).join('; ')}`);
+        throw new Aborted(
+          `steady-state hypothesis not met before any fault: ${failed.map((f) => `${f.check} (measured ${f.measuredText})`).join('; ')}`,
+        );
       }
       progress.event('steady-state hypothesis met');
     }
@@ -230,7 +261,9 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
           await revert(f);
         }
       })();
-      pending.push(task.catch((e) => abortCtl.abort(e instanceof Aborted ? e : new InfraError((e as Error).message))));
+      pending.push(
+        task.catch((e) => abortCtl.abort(e instanceof Aborted ? e : new InfraError((e as Error).message))),
+      );
     }
     progress.phase(plan.length ? 'fault' : 'load');
     await raceAbort(driver.done, abortCtl.signal);
@@ -267,15 +300,24 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     await observers?.stop();
     progress.detach();
     progress.phase('tearing down');
-    await platform.stop().catch((e) => journal.append('platform.stop.failed', { error: (e as Error).message }));
+    await platform
+      .stop()
+      .catch((e) => journal.append('platform.stop.failed', { error: (e as Error).message }));
     opts.signal.removeEventListener('abort', onExternalAbort);
   }
 
   // ---- evaluation ----
   const entries = readJournal(journal.file);
   const ix = new JournalIndex(entries);
-  const t0 = faultRecords.map((f) => f.injectedAt).filter((t): t is number => t !== undefined).sort((a, b) => a - b)[0];
-  const windowEnds = active.map((f) => (f.planned.windowEndMs !== undefined ? loadStart + f.planned.windowEndMs : f.record.revertedAt ?? loadEnd));
+  const t0 = faultRecords
+    .map((f) => f.injectedAt)
+    .filter((t): t is number => t !== undefined)
+    .sort((a, b) => a - b)[0];
+  const windowEnds = active.map((f) =>
+    f.planned.windowEndMs !== undefined
+      ? loadStart + f.planned.windowEndMs
+      : (f.record.revertedAt ?? loadEnd),
+  );
   const faultEnd = t0 === undefined ? loadEnd : Math.min(loadEnd, Math.max(...windowEnds, t0));
   const whole = { from: loadStart + spec.warmup, to: loadEnd };
   const phases: Phases = {
@@ -289,8 +331,13 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     index: ix,
     phases,
     t0,
-    t0s: faultRecords.map((f) => f.injectedAt).filter((t): t is number => t !== undefined).sort((a, b) => a - b),
-    killedServices: faultRecords.filter((f) => f.type === 'pod-kill').map((f) => String((f.spec.target as { service: string }).service)),
+    t0s: faultRecords
+      .map((f) => f.injectedAt)
+      .filter((t): t is number => t !== undefined)
+      .sort((a, b) => a - b),
+    killedServices: faultRecords
+      .filter((f) => f.type === 'pod-kill')
+      .map((f) => String((f.spec.target as { service: string }).service)),
     dataLoss,
     runbook: opts.runbook?.targets,
     probes: entries.filter((e) => e.type === 'probe').map((e) => e.result as ProbeResult),
@@ -332,7 +379,18 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       phases: Object.fromEntries(
         (Object.keys(m.summaries) as PhaseName[]).map((k) => {
           const s = m.summaries[k];
-          return [k, { requests: s.requests, ok: s.ok, availability: s.availability, errorRate: s.errorRate, fallbackShare: s.fallbackShare, latency: s.latency, throughput: s.throughput }];
+          return [
+            k,
+            {
+              requests: s.requests,
+              ok: s.ok,
+              availability: s.availability,
+              errorRate: s.errorRate,
+              fallbackShare: s.fallbackShare,
+              latency: s.latency,
+              throughput: s.throughput,
+            },
+          ];
         }),
       ),
     },
@@ -342,7 +400,9 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
           requests: w.requests,
           allowedErrors: Math.floor(w.requests * (1 - availabilitySlo.value)),
           errors: w.requests - w.ok,
-          consumed: w.requests ? (w.requests - w.ok) / Math.max(1e-9, w.requests * (1 - availabilitySlo.value)) : 0,
+          consumed: w.requests
+            ? (w.requests - w.ok) / Math.max(1e-9, w.requests * (1 - availabilitySlo.value))
+            : 0,
         }
       : undefined,
     probes: entries.filter((e) => e.type === 'probe').map((e) => e.result as ProbeResult),
@@ -358,7 +418,13 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     const prepared = await fault.prepare(toDriverSpec(p.fault), ctx!);
     record.plan = prepared.plan;
     // Journaled and synced before the injection: a crash after this line leaves enough to revert.
-    journal.append('fault.inject.intent', { fault_id: p.id, fault_type: p.fault.type, spec: record.spec, plan: prepared.plan, undo: prepared.undo });
+    journal.append('fault.inject.intent', {
+      fault_id: p.id,
+      fault_type: p.fault.type,
+      spec: record.spec,
+      plan: prepared.plan,
+      undo: prepared.undo,
+    });
     journal.sync();
     const f: ActiveFault = { planned: p, record, undo: prepared.undo, reverted: false };
     active.push(f);
@@ -379,8 +445,13 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       const want = new Map(undo.rows.map((r) => [r.user_id, r]));
       const ids = [...want.keys()];
       for (let i = 0; i < ids.length; i += 200) {
-        const q = ids.slice(i, i + 200).map((u) => `user_id=${encodeURIComponent(u)}`).join('&');
-        const res = await fetch(`${undo.featureServer}/v1/admin/rows?${q}`, { headers: { authorization: `Bearer ${undo.token}` } });
+        const q = ids
+          .slice(i, i + 200)
+          .map((u) => `user_id=${encodeURIComponent(u)}`)
+          .join('&');
+        const res = await fetch(`${undo.featureServer}/v1/admin/rows?${q}`, {
+          headers: { authorization: `Bearer ${undo.token}` },
+        });
         const got = ((await res.json()) as { rows: StoredRow[] }).rows;
         const gotBy = new Map(got.map((r) => [r.user_id, r]));
         for (const id of ids.slice(i, i + 200)) {
@@ -396,7 +467,11 @@ class InfraError extends Error {}
 
 function canon(r: StoredRow | undefined) {
   if (!r) return null;
-  return { user_id: r.user_id, event_timestamp: new Date(r.event_timestamp).toISOString(), features: Object.fromEntries(Object.entries(r.features).sort(([a], [b]) => a.localeCompare(b))) };
+  return {
+    user_id: r.user_id,
+    event_timestamp: new Date(r.event_timestamp).toISOString(),
+    features: Object.fromEntries(Object.entries(r.features).sort(([a], [b]) => a.localeCompare(b))),
+  };
 }
 
 function specOf(f: Fault): Record<string, unknown> {
@@ -407,11 +482,27 @@ function specOf(f: Fault): Record<string, unknown> {
 function toDriverSpec(f: Fault): Record<string, unknown> {
   switch (f.type) {
     case 'pod-kill':
-      return { target: { service: f.target.service, count: f.target.count, percent: f.target.percent === undefined ? undefined : f.target.percent * 100 }, signal: f.signal };
+      return {
+        target: {
+          service: f.target.service,
+          count: f.target.count,
+          percent: f.target.percent === undefined ? undefined : f.target.percent * 100,
+        },
+        signal: f.signal,
+      };
     case 'feature-corruption':
       return { mode: f.mode, fraction: f.fraction, features: f.features };
     case 'latency':
-      return { link: f.link, toxic: f.toxic, latency: f.latency, jitter: f.jitter, timeout: f.timeout, rate: f.rate, toxicity: f.toxicity, stream: f.stream };
+      return {
+        link: f.link,
+        toxic: f.toxic,
+        latency: f.latency,
+        jitter: f.jitter,
+        timeout: f.timeout,
+        rate: f.rate,
+        toxicity: f.toxicity,
+        stream: f.stream,
+      };
     case 'drift': {
       const pct = typeof f.amount === 'string' ? Number(f.amount.replace('%', '')) / 100 : undefined;
       const kind = pct !== undefined && f.kind === 'shift' ? 'scale' : f.kind;
@@ -437,22 +528,39 @@ function sliValue(metric: string, s: ReturnType<typeof summarize>): number | nul
   if (metric === 'error_rate') return s.errorRate;
   if (metric === 'fallback.share') return s.fallbackShare;
   if (metric === 'throughput') return s.throughput;
-  if (metric.startsWith("latency.")) return (s.latency as unknown as Record<string, number | null>)[metric.slice(8)] ?? null;
+  if (metric.startsWith('latency.'))
+    return (s.latency as unknown as Record<string, number | null>)[metric.slice(8)] ?? null;
   return null;
 }
 
-function timelineMarkers(ix: JournalIndex, m: ReturnType<typeof measure>, t0: number | undefined, runbook?: ResolvedRunbook): Marker[] {
+function timelineMarkers(
+  ix: JournalIndex,
+  m: ReturnType<typeof measure>,
+  t0: number | undefined,
+  runbook?: ResolvedRunbook,
+): Marker[] {
   const out: Marker[] = [];
-  if (m.mttd?.t !== undefined) out.push({ t: m.mttd.t, kind: 'detection', label: `detected: ${m.mttd.signal}` });
-  if (m.mitigation?.t !== undefined) out.push({ t: m.mitigation.t, kind: 'mitigation', label: `mitigation: ${m.mitigation.name}` });
-  if (m.rollback?.t !== undefined) out.push({ t: m.rollback.t, kind: 'rollback', label: 'controller rollback' });
-  if (m.mttr?.recoveredAt !== undefined && t0 !== undefined) out.push({ t: m.mttr.recoveredAt, kind: 'recovery', label: `recovered (runbook ${runbook?.targets.id ?? ''})` });
+  if (m.mttd?.t !== undefined)
+    out.push({ t: m.mttd.t, kind: 'detection', label: `detected: ${m.mttd.signal}` });
+  if (m.mitigation?.t !== undefined)
+    out.push({ t: m.mitigation.t, kind: 'mitigation', label: `mitigation: ${m.mitigation.name}` });
+  if (m.rollback?.t !== undefined)
+    out.push({ t: m.rollback.t, kind: 'rollback', label: 'controller rollback' });
+  if (m.mttr?.recoveredAt !== undefined && t0 !== undefined)
+    out.push({
+      t: m.mttr.recoveredAt,
+      kind: 'recovery',
+      label: `recovered (runbook ${runbook?.targets.id ?? ''})`,
+    });
   for (const e of ix.platformEvents()) {
-    if (e.kind === 'replica-exited') out.push({ t: e.ts_ms, kind: 'replica-exit', label: `${String(e.name)} exited` });
-    if (e.kind === 'replica-started') out.push({ t: e.ts_ms, kind: 'replica-start', label: `${String(e.name)} started` });
+    if (e.kind === 'replica-exited')
+      out.push({ t: e.ts_ms, kind: 'replica-exit', label: `${String(e.name)} exited` });
+    if (e.kind === 'replica-started')
+      out.push({ t: e.ts_ms, kind: 'replica-start', label: `${String(e.name)} started` });
   }
   for (const e of ix.entries) {
-    if (e.type === 'alias' && e.previous) out.push({ t: e.ts_ms, kind: 'alias', label: `champion → v${String(e.version)}` });
+    if (e.type === 'alias' && e.previous)
+      out.push({ t: e.ts_ms, kind: 'alias', label: `champion → v${String(e.version)}` });
   }
   for (const ev of ix.controllerEvents()) {
     if (ev.type === 'alert') out.push({ t: ev.t, kind: 'alert', label: `alert ${ev.name ?? ''}` });
@@ -508,10 +616,21 @@ function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 }
 
 /** Runs the trainer job against this pipeline; returns the JSON object of its last output line. */
-function runTrainer(mode: string, ep: { registry: string; featureServer: string; adminToken: string }, seed: number): Promise<Record<string, unknown>> {
+function runTrainer(
+  mode: string,
+  ep: { registry: string; featureServer: string; adminToken: string },
+  seed: number,
+): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [TRAINER], {
-      env: { ...process.env, REGISTRY_URL: ep.registry, FEATURE_SERVER_URL: ep.featureServer, ADMIN_TOKEN: ep.adminToken, SEED: String(seed), MODE: mode },
+      env: {
+        ...process.env,
+        REGISTRY_URL: ep.registry,
+        FEATURE_SERVER_URL: ep.featureServer,
+        ADMIN_TOKEN: ep.adminToken,
+        SEED: String(seed),
+        MODE: mode,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -520,12 +639,16 @@ function runTrainer(mode: string, ep: { registry: string; featureServer: string;
     child.stderr.on('data', (d) => (err += d));
     child.once('error', reject);
     child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`trainer (${mode}) exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
+      if (code !== 0)
+        return reject(
+          new Error(`trainer (${mode}) exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`),
+        );
       const lines = out.trim().split('\n').reverse();
       for (const l of lines) {
         try {
           const obj = JSON.parse(l);
-          if (obj && typeof obj === 'object' && !('level' in obj && 'msg' in obj && !('version' in obj))) return resolve(obj);
+          if (obj && typeof obj === 'object' && !('level' in obj && 'msg' in obj && !('version' in obj)))
+            return resolve(obj);
         } catch {
           // not a JSON line
         }

@@ -24,7 +24,11 @@ export function planInjections(entries: FaultEntry[], loadDurationMs: number): P
   const out: PlannedInjection[] = [];
   entries.forEach((entry, i) => {
     const members: { fault: Fault; id: string; at: number }[] = isParallelGroup(entry)
-      ? entry.parallel.map((f, j) => ({ fault: { ...f, at: entry.at } as Fault, id: `${i}.${j}`, at: entry.at }))
+      ? entry.parallel.map((f, j) => ({
+          fault: { ...f, at: entry.at } as Fault,
+          id: `${i}.${j}`,
+          at: entry.at,
+        }))
       : [{ fault: entry, id: String(i), at: entry.at }];
     for (const m of members) {
       const times = m.fault.repeat?.times ?? 1;

@@ -30,7 +30,13 @@ export class JournalIndex {
         const n = brace < 0 ? key : key.slice(0, brace);
         if (n !== name) continue;
         if (labelHas && !key.includes(labelHas)) continue;
-        out.push({ t: e.ts_ms, service: e.service as string, replica: e.replica as string, key, value: samples[key] });
+        out.push({
+          t: e.ts_ms,
+          service: e.service as string,
+          replica: e.replica as string,
+          key,
+          value: samples[key],
+        });
       }
     }
     return out;
@@ -44,9 +50,9 @@ export class JournalIndex {
     const bySeries = new Map<string, Point[]>();
     for (const p of this.series(name, labelHas)) {
       const id = `${p.service}/${p.replica}/${p.key}`;
-      let arr = bySeries.get(id);
-      if (!arr) bySeries.set(id, (arr = []));
-      arr.push(p);
+      const arr = bySeries.get(id);
+      if (arr) arr.push(p);
+      else bySeries.set(id, [p]);
     }
     let total = 0;
     for (const pts of bySeries.values()) {
@@ -73,7 +79,12 @@ export class JournalIndex {
   }
 
   /** First time at or after `from` a gauge satisfied the predicate. */
-  firstWhere(name: string, from: number, pred: (v: number) => boolean, labelHas?: string): number | undefined {
+  firstWhere(
+    name: string,
+    from: number,
+    pred: (v: number) => boolean,
+    labelHas?: string,
+  ): number | undefined {
     for (const p of this.series(name, labelHas)) if (p.t >= from && pred(p.value)) return p.t;
     return undefined;
   }
@@ -84,7 +95,12 @@ export class JournalIndex {
       .map((e) => {
         const ev = e.event as Record<string, unknown>;
         const details = (ev.details ?? {}) as Record<string, unknown>;
-        return { ...ev, t: e.ts_ms, type: String(ev.type), name: (ev.name ?? details.name ?? details.alert) as string | undefined };
+        return {
+          ...ev,
+          t: e.ts_ms,
+          type: String(ev.type),
+          name: (ev.name ?? details.name ?? details.alert) as string | undefined,
+        };
       });
   }
 
@@ -107,7 +123,8 @@ export function extractSignals(ix: JournalIndex, opts: SignalOptions = {}): Sign
   for (const e of ix.entries) {
     if (e.type !== 'platform.event') continue;
     const kind = e.kind as string;
-    if (kind === 'replica-restart-scheduled') out.push({ t: e.ts_ms, name: 'replica-restart', service: e.service, replica: e.name });
+    if (kind === 'replica-restart-scheduled')
+      out.push({ t: e.ts_ms, name: 'replica-restart', service: e.service, replica: e.name });
   }
   const ejection = ix.series('gateway_ejections_total');
   for (let i = 1, last = new Map<string, number>(); i <= ejection.length; i++) {
@@ -126,7 +143,8 @@ export function extractSignals(ix: JournalIndex, opts: SignalOptions = {}): Sign
     }
   }
   for (const ev of ix.controllerEvents()) {
-    if (ev.type === 'alert') out.push({ t: ev.t, name: `controller-alert:${ev.name ?? ''}`, reason: ev.reason });
+    if (ev.type === 'alert')
+      out.push({ t: ev.t, name: `controller-alert:${ev.name ?? ''}`, reason: ev.reason });
     if (ev.type === 'rollback') out.push({ t: ev.t, name: 'controller-rollback', reason: ev.reason });
   }
   if (opts.records) {
@@ -140,7 +158,8 @@ export function extractSignals(ix: JournalIndex, opts: SignalOptions = {}): Sign
       buckets.set(b, s);
     }
     for (const [b, s] of buckets) {
-      if (s.n > 0 && s.bad / s.n > (opts.errorRate ?? 0.01)) out.push({ t: (b + 1) * 1000, name: 'error-rate', value: s.bad / s.n });
+      if (s.n > 0 && s.bad / s.n > (opts.errorRate ?? 0.01))
+        out.push({ t: (b + 1) * 1000, name: 'error-rate', value: s.bad / s.n });
     }
   }
   return out.sort((a, b) => a.t - b.t);

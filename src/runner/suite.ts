@@ -7,17 +7,21 @@ import type { Mechanism } from '../pipeline/common/config.ts';
 import { REPORT_SCHEMA_VERSION, type RunReport, type ScenarioReport, type Verdict } from '../report/model.ts';
 import type { Runbook } from '../runbooks/schema.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
-import type { Slo, SliName, SloOp } from '../slo/stats.ts';
+import type { SliName, Slo, SloOp } from '../slo/stats.ts';
 import type { Progress } from './progress.ts';
 import { type ResolvedRunbook, runScenario } from './run.ts';
 
 export const DEFINITIONS: Record<string, string> = {
-  'fault start (t0)': 'The moment an injection took effect, as recorded in the journal after the injection call returned.',
-  MTTD: "t0 → the first detection signal named by the runbook (alert, controller event, breaker open, drift gauge over threshold…).",
+  'fault start (t0)':
+    'The moment an injection took effect, as recorded in the journal after the injection call returned.',
+  MTTD: 't0 → the first detection signal named by the runbook (alert, controller event, breaker open, drift gauge over threshold…).',
   MTTR: "t0 → recovery: the first instant after which every SLI named by the runbook stays within its SLO for the scenario's stableFor period (default 5 s), evaluated in 1 s buckets. Not recovered by the end of the run → the check fails.",
-  latency: 'Measured from the intended send time of an open-model (constant-arrival-rate) load, so a stalled server cannot hide its stall (no coordinated omission). Percentiles from HDR histograms (3 significant digits).',
-  availability: 'Successful responses / requests intended in the window (dropped requests count as failures). A fallback answer is a success, counted separately as fallback.share.',
-  phases: 'steady: warm-up end → first fault; fault: first injection → last fault reverted (pod-kill: a 10 s window); recovery: fault end → load end; whole: warm-up end → load end.',
+  latency:
+    'Measured from the intended send time of an open-model (constant-arrival-rate) load, so a stalled server cannot hide its stall (no coordinated omission). Percentiles from HDR histograms (3 significant digits).',
+  availability:
+    'Successful responses / requests intended in the window (dropped requests count as failures). A fallback answer is a success, counted separately as fallback.share.',
+  phases:
+    'steady: warm-up end → first fault; fault: first injection → last fault reverted (pod-kill: a 10 s window); recovery: fault end → load end; whole: warm-up end → load end.',
 };
 
 export interface SuiteRunOptions {
@@ -36,7 +40,9 @@ export interface SuiteRunOptions {
 
 export function resolveRunbook(rb: Runbook): ResolvedRunbook {
   const slos: Slo[] = rb.slos.flatMap((c) =>
-    'runbook' in c.value || !['<', '<=', '>', '>='].includes(c.op) ? [] : [{ metric: c.metric as SliName, op: c.op as SloOp, value: c.value.n }],
+    'runbook' in c.value || !['<', '<=', '>', '>='].includes(c.op)
+      ? []
+      : [{ metric: c.metric as SliName, op: c.op as SloOp, value: c.value.n }],
   );
   const sections: Record<string, string> = {};
   const lines = rb.body.split('\n');
@@ -79,7 +85,11 @@ export async function runScenarios(scenarios: LoadedScenario[], opts: SuiteRunOp
     if (opts.signal.aborted) break;
     const s = scenarios[i];
     opts.progress.scenario(s.scenario.metadata.name, i, scenarios.length);
-    const dir = path.join(opts.runDir, 'scenarios', `${String(i + 1).padStart(2, '0')}-${s.scenario.metadata.name}`);
+    const dir = path.join(
+      opts.runDir,
+      'scenarios',
+      `${String(i + 1).padStart(2, '0')}-${s.scenario.metadata.name}`,
+    );
     const report = await runScenario(s.scenario, {
       file: s.file,
       dir,

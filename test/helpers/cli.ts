@@ -22,7 +22,10 @@ export function tempHome(prefix = 'faultline-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export function startCli(args: string[], opts: { home: string; env?: Record<string, string> }): { child: ChildProcess; done: Promise<CliRun> } {
+export function startCli(
+  args: string[],
+  opts: { home: string; env?: Record<string, string> },
+): { child: ChildProcess; done: Promise<CliRun> } {
   const child = spawn(process.execPath, [MAIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, FAULTLINE_HOME: opts.home, LOG_LEVEL: 'warn', ...opts.env },
@@ -38,7 +41,10 @@ export function startCli(args: string[], opts: { home: string; env?: Record<stri
   return { child, done };
 }
 
-export async function runCli(args: string[], opts: { home: string; env?: Record<string, string> }): Promise<CliRun> {
+export async function runCli(
+  args: string[],
+  opts: { home: string; env?: Record<string, string> },
+): Promise<CliRun> {
   return startCli(args, opts).done;
 }
 
@@ -50,7 +56,11 @@ export function failedChecks(report: RunReport): string[] {
   return report.scenarios.flatMap((s) => s.checks.filter((c) => !c.passed).map((c) => c.check));
 }
 
-export async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+export async function waitFor<T>(
+  fn: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const v = await fn();

@@ -7,8 +7,8 @@ import { type Mechanism, parseDisabled } from '../../pipeline/common/config.ts';
 import { faultlineHome, isAlive, listActive } from '../../platforms/local/active.ts';
 import { LocalPlatform } from '../../platforms/local/local-platform.ts';
 import type { PipelineEndpoints } from '../../platforms/platform.ts';
-import { EXIT, UsageError } from '../exit.ts';
 import { cleanup } from '../../runner/cleanup.ts';
+import { EXIT, UsageError } from '../exit.ts';
 
 export interface UpOptions {
   replicas: string;
@@ -44,7 +44,7 @@ export function printEndpoints(ep: PipelineEndpoints, out = process.stdout) {
   out.write(`registry: ${ep.registry}\n`);
   out.write(`feature-server: ${ep.featureServer}\n`);
   out.write(`controller: ${ep.controller}\n`);
-  ep.modelServers.forEach((u, i) => out.write(`model-server-${i}: ${u}\n`));
+  for (const [i, u] of ep.modelServers.entries()) out.write(`model-server-${i}: ${u}\n`);
   out.write(`toxiproxy-api: ${ep.toxiproxy}\n`);
 }
 
@@ -75,7 +75,9 @@ export async function pipelineUp(o: UpOptions): Promise<number> {
     throw e;
   });
   printEndpoints(ep);
-  process.stdout.write(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s; state in ${stateDir}; Ctrl-C stops it\n`);
+  process.stdout.write(
+    `ready in ${((Date.now() - started) / 1000).toFixed(1)} s; state in ${stateDir}; Ctrl-C stops it\n`,
+  );
   fs.writeFileSync(path.join(stateDir, 'ready.json'), JSON.stringify({ pid: process.pid, endpoints: ep }));
   return done;
 }
@@ -87,7 +89,19 @@ async function detach(o: UpOptions, stateDir: string): Promise<number> {
   const logFile = path.join(stateDir, 'pipeline.log');
   const out = fs.openSync(logFile, 'w');
   const main = fileURLToPath(new URL('../main.ts', import.meta.url));
-  const args = [main, 'pipeline', 'up', '--replicas', o.replicas, '--store', o.store, '--seed', o.seed, '--state-dir', stateDir];
+  const args = [
+    main,
+    'pipeline',
+    'up',
+    '--replicas',
+    o.replicas,
+    '--store',
+    o.store,
+    '--seed',
+    o.seed,
+    '--state-dir',
+    stateDir,
+  ];
   if (o.disable) args.push('--disable', o.disable);
   if (o.canary) args.push('--canary');
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out] });
@@ -102,7 +116,9 @@ async function detach(o: UpOptions, stateDir: string): Promise<number> {
     if (fs.existsSync(ready)) {
       const { endpoints, pid } = JSON.parse(fs.readFileSync(ready, 'utf8'));
       printEndpoints(endpoints);
-      process.stdout.write(`running in the background (pid ${pid}); state in ${stateDir}; stop with: faultline pipeline down\n`);
+      process.stdout.write(
+        `running in the background (pid ${pid}); state in ${stateDir}; stop with: faultline pipeline down\n`,
+      );
       return EXIT.ok;
     }
     if (exited !== null) break;
@@ -129,11 +145,23 @@ export async function pipelineStatus(): Promise<number> {
   }
   for (const rec of active) {
     const statusFile = path.join(rec.stateDir, 'status.json');
-    const status = fs.existsSync(statusFile) ? JSON.parse(fs.readFileSync(statusFile, 'utf8')) : { replicas: [] };
-    process.stdout.write(`pipeline in ${rec.stateDir} (owner pid ${rec.pid}${isAlive(rec.pid) ? '' : ', DEAD'})\n`);
+    const status = fs.existsSync(statusFile)
+      ? JSON.parse(fs.readFileSync(statusFile, 'utf8'))
+      : { replicas: [] };
+    process.stdout.write(
+      `pipeline in ${rec.stateDir} (owner pid ${rec.pid}${isAlive(rec.pid) ? '' : ', DEAD'})\n`,
+    );
     if (status.endpoints) process.stdout.write(`gateway: ${status.endpoints.gateway}\n`);
-    process.stdout.write(`${'SERVICE'.padEnd(18)}${'PID'.padEnd(9)}${'STATE'.padEnd(10)}${'READY'.padEnd(7)}${'RESTARTS'.padEnd(10)}URL\n`);
-    for (const r of status.replicas as { name: string; pid?: number; state: string; restarts: number; url: string }[]) {
+    process.stdout.write(
+      `${'SERVICE'.padEnd(18)}${'PID'.padEnd(9)}${'STATE'.padEnd(10)}${'READY'.padEnd(7)}${'RESTARTS'.padEnd(10)}URL\n`,
+    );
+    for (const r of status.replicas as {
+      name: string;
+      pid?: number;
+      state: string;
+      restarts: number;
+      url: string;
+    }[]) {
       const ready = await fetch(`${r.url}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
         (res) => res.ok,
         () => false,
@@ -156,9 +184,33 @@ export async function pipelineDemo(o: UpOptions): Promise<number> {
     printEndpoints(ep);
     process.stdout.write(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n\n`);
     const examples = [
-      { user_id: 'u00042', type: 'PAYMENT', amount: 42.5, old_balance: 1200, new_balance: 1157.5, hour: 14, merchant_risk: 0.05 },
-      { user_id: 'u00007', type: 'TRANSFER', amount: 9800, old_balance: 9800, new_balance: 0, hour: 3, merchant_risk: 0.9 },
-      { user_id: 'nobody', type: 'CASH_OUT', amount: 300, old_balance: 500, new_balance: 200, hour: 11, merchant_risk: 0.2 },
+      {
+        user_id: 'u00042',
+        type: 'PAYMENT',
+        amount: 42.5,
+        old_balance: 1200,
+        new_balance: 1157.5,
+        hour: 14,
+        merchant_risk: 0.05,
+      },
+      {
+        user_id: 'u00007',
+        type: 'TRANSFER',
+        amount: 9800,
+        old_balance: 9800,
+        new_balance: 0,
+        hour: 3,
+        merchant_risk: 0.9,
+      },
+      {
+        user_id: 'nobody',
+        type: 'CASH_OUT',
+        amount: 300,
+        old_balance: 500,
+        new_balance: 200,
+        hour: 11,
+        merchant_risk: 0.2,
+      },
     ];
     for (const tx of examples) {
       const res = await fetch(`${ep.gateway}/v1/predict`, {
@@ -167,7 +219,9 @@ export async function pipelineDemo(o: UpOptions): Promise<number> {
         body: JSON.stringify(tx),
       });
       const body = (await res.json()) as Record<string, unknown>;
-      process.stdout.write(`POST /v1/predict ${JSON.stringify(tx)}\n  → ${res.status} ${JSON.stringify(body)}\n`);
+      process.stdout.write(
+        `POST /v1/predict ${JSON.stringify(tx)}\n  → ${res.status} ${JSON.stringify(body)}\n`,
+      );
     }
     return EXIT.ok;
   } finally {

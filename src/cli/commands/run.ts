@@ -26,7 +26,8 @@ export async function runCommand(paths: string[], flags: RunFlags, mode: 'run' |
     throw new UsageError(`--platform: "${flags.platform}" is not available in this build (available: local)`);
   }
   const seed = flags.seed === undefined ? undefined : Number(flags.seed);
-  if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed: expected an integer, found "${flags.seed}"`);
+  if (seed !== undefined && !Number.isInteger(seed))
+    throw new UsageError(`--seed: expected an integer, found "${flags.seed}"`);
   const replicas = flags.replicas === undefined ? undefined : Number(flags.replicas);
   if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 16)) {
     throw new UsageError(`--replicas: expected a whole number from 1 to 16, found "${flags.replicas}"`);
@@ -61,16 +62,27 @@ export async function runCommand(paths: string[], flags: RunFlags, mode: 'run' |
         continueOnFailure = l.suite.spec.continueOnFailure;
         cooldownMs = l.suite.spec.cooldown;
         for (const s of l.scenarios) {
-          add(l.suite.spec.pipeline ? { ...s, scenario: { ...s.scenario, spec: { ...s.scenario.spec, pipeline: l.suite.spec.pipeline } } } : s);
+          add(
+            l.suite.spec.pipeline
+              ? {
+                  ...s,
+                  scenario: { ...s.scenario, spec: { ...s.scenario.spec, pipeline: l.suite.spec.pipeline } },
+                }
+              : s,
+          );
         }
       } else {
-        if (mode === 'gameday') throw new UsageError(`${l.file}: gameday expects a kind: Suite file, found kind: Scenario (use faultline run)`);
+        if (mode === 'gameday')
+          throw new UsageError(
+            `${l.file}: gameday expects a kind: Suite file, found kind: Scenario (use faultline run)`,
+          );
         add(l);
       }
     }
   }
   if (scenarios.length === 0) throw new UsageError(`no scenario found in ${paths.join(', ')}`);
-  name ||= scenarios.length === 1 ? scenarios[0].scenario.metadata.name : path.basename(path.resolve(paths[0]));
+  name ||=
+    scenarios.length === 1 ? scenarios[0].scenario.metadata.name : path.basename(path.resolve(paths[0]));
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const runDir = path.resolve(flags.reportDir ?? path.join('reports', `${stamp}-${name}`));
@@ -101,11 +113,17 @@ export async function runCommand(paths: string[], flags: RunFlags, mode: 'run' |
       cooldownMs,
     });
     const written = await writeRunReport(runDir, report, { pdf: flags.pdf });
-    process.stdout.write(`\n${report.run.verdict.toUpperCase()}: ${report.scenarios.filter((s) => s.verdict === 'passed').length}/${report.scenarios.length} scenarios passed\n`);
+    process.stdout.write(
+      `\n${report.run.verdict.toUpperCase()}: ${report.scenarios.filter((s) => s.verdict === 'passed').length}/${report.scenarios.length} scenarios passed\n`,
+    );
     for (const s of report.scenarios) {
-      process.stdout.write(`  ${s.verdict.padEnd(8)}${s.name}${s.measurements.mttrMs !== null ? `  MTTR ${(s.measurements.mttrMs / 1000).toFixed(2)} s` : ''}${s.measurements.mttdMs !== null ? `  MTTD ${(s.measurements.mttdMs / 1000).toFixed(2)} s` : ''}\n`);
+      process.stdout.write(
+        `  ${s.verdict.padEnd(8)}${s.name}${s.measurements.mttrMs !== null ? `  MTTR ${(s.measurements.mttrMs / 1000).toFixed(2)} s` : ''}${s.measurements.mttdMs !== null ? `  MTTD ${(s.measurements.mttdMs / 1000).toFixed(2)} s` : ''}\n`,
+      );
       for (const c of s.checks.filter((c) => !c.passed)) {
-        process.stdout.write(`      ✗ ${c.check}: measured ${c.measuredText}, target ${c.op} ${c.targetText} — ${c.explanation}\n`);
+        process.stdout.write(
+          `      ✗ ${c.check}: measured ${c.measuredText}, target ${c.op} ${c.targetText} — ${c.explanation}\n`,
+        );
       }
       if (s.reason) process.stdout.write(`      ${s.reason}\n`);
     }

@@ -9,7 +9,9 @@ export function parseDisabled(value: string | undefined): Set<Mechanism> {
     const m = raw.trim();
     if (!m) continue;
     if (!(MECHANISMS as readonly string[]).includes(m)) {
-      throw new Error(`FAULTLINE_DISABLE: unknown mechanism "${m}" (expected one of ${MECHANISMS.join(', ')})`);
+      throw new Error(
+        `FAULTLINE_DISABLE: unknown mechanism "${m}" (expected one of ${MECHANISMS.join(', ')})`,
+      );
     }
     out.add(m as Mechanism);
   }

@@ -2,7 +2,7 @@
 // name the field, /healthz /readyz /metrics, JSON logs and graceful shutdown on SIGTERM.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import client from 'prom-client';
 
 export class HttpError extends Error {
@@ -19,7 +19,8 @@ export class HttpError extends Error {
 
 export const badRequest = (field: string, reason: string, code = 'INVALID_PARAMETER_VALUE') =>
   new HttpError(400, code, `${field}: ${reason}`, field);
-export const notFound = (message: string, code = 'RESOURCE_DOES_NOT_EXIST') => new HttpError(404, code, message);
+export const notFound = (message: string, code = 'RESOURCE_DOES_NOT_EXIST') =>
+  new HttpError(404, code, message);
 
 export interface Request {
   method: string;
@@ -152,7 +153,12 @@ export function createService(opts: ServiceOptions): Service {
     try {
       match = find(method, url.pathname);
     } catch {
-      badPath = new HttpError(400, 'MALFORMED_REQUEST', `path: invalid percent-encoding in ${url.pathname}`, 'path');
+      badPath = new HttpError(
+        400,
+        'MALFORMED_REQUEST',
+        `path: invalid percent-encoding in ${url.pathname}`,
+        'path',
+      );
     }
     const routeLabel = match ? `/${match.route.parts.join('/')}` : 'unmatched';
     let bodyPromise: Promise<Buffer> | undefined;
@@ -168,11 +174,20 @@ export function createService(opts: ServiceOptions): Service {
       },
       json: async () => {
         const buf = await request.raw();
-        if (buf.length === 0) throw new HttpError(400, 'MALFORMED_REQUEST', 'request body: expected a JSON document, found an empty body');
+        if (buf.length === 0)
+          throw new HttpError(
+            400,
+            'MALFORMED_REQUEST',
+            'request body: expected a JSON document, found an empty body',
+          );
         try {
           return JSON.parse(buf.toString('utf8'));
         } catch (e) {
-          throw new HttpError(400, 'MALFORMED_REQUEST', `request body: invalid JSON (${(e as Error).message})`);
+          throw new HttpError(
+            400,
+            'MALFORMED_REQUEST',
+            `request body: invalid JSON (${(e as Error).message})`,
+          );
         }
       },
     };
@@ -203,15 +218,22 @@ export function createService(opts: ServiceOptions): Service {
       }
     } catch (err) {
       const e =
-        err instanceof HttpError ? err : new HttpError(500, 'INTERNAL_ERROR', (err as Error)?.message ?? String(err));
+        err instanceof HttpError
+          ? err
+          : new HttpError(500, 'INTERNAL_ERROR', (err as Error)?.message ?? String(err));
       status = e.status;
       // 503 is an expected answer during chaos (dependency down): one warn line, no stack.
       if (status === 503) log.warn({ path: url.pathname, code: e.code }, e.message);
       else if (status >= 500) log.error({ err, path: url.pathname }, 'request failed');
       if (!res.headersSent) {
-        res.writeHead(status, { 'content-type': 'application/json', ...(e.status === 413 ? { connection: 'close' } : {}) });
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          ...(e.status === 413 ? { connection: 'close' } : {}),
+        });
       }
-      res.end(JSON.stringify({ error_code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}) }));
+      res.end(
+        JSON.stringify({ error_code: e.code, message: e.message, ...(e.field ? { field: e.field } : {}) }),
+      );
     } finally {
       const secs = Number(process.hrtime.bigint() - started) / 1e9;
       requests.inc({ method, route: routeLabel, code: `${Math.floor(status / 100)}xx` });
@@ -308,7 +330,13 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) {
       req.resume();
-      reject(new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body: ${declared} bytes exceeds the limit of ${limit} bytes`));
+      reject(
+        new HttpError(
+          413,
+          'PAYLOAD_TOO_LARGE',
+          `request body: ${declared} bytes exceeds the limit of ${limit} bytes`,
+        ),
+      );
       return;
     }
     const chunks: Buffer[] = [];

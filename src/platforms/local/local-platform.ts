@@ -75,11 +75,14 @@ export class LocalPlatform implements Platform {
       'proxy-api',
       'link:model-server->feature-server',
       'link:model-server->registry',
-      ...Array.from({ length: replicas }, (_, i) => [`model-server-${i}`, `link:gateway->model-server-${i}`]).flat(),
+      ...Array.from({ length: replicas }, (_, i) => [
+        `model-server-${i}`,
+        `link:gateway->model-server-${i}`,
+      ]).flat(),
       ...(this.opts.canary ? ['model-server-canary', 'link:gateway->model-server-canary'] : []),
     ];
     const free = await freePorts(names.length);
-    names.forEach((n, i) => this.ports.set(n, free[i]));
+    for (const [i, n] of names.entries()) this.ports.set(n, free[i]);
     const url = (n: string) => `http://127.0.0.1:${this.port(n)}`;
     const disable = [...this.opts.disabled].join(',');
     const common = {
@@ -90,7 +93,12 @@ export class LocalPlatform implements Platform {
       NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? path.join(faultlineHome(), 'compile-cache'),
     };
     const log = (n: string) => path.join(stateDir, 'logs', `${n}.log`);
-    const record: ActiveRecord = { pid: process.pid, stateDir, startedAt: new Date().toISOString(), pids: [] };
+    const record: ActiveRecord = {
+      pid: process.pid,
+      stateDir,
+      startedAt: new Date().toISOString(),
+      pids: [],
+    };
     const refreshActive = () => {
       recordActive({ ...record, pids: this.supervisor.pids() });
       this.writeStatus();
@@ -103,27 +111,46 @@ export class LocalPlatform implements Platform {
       await this.api.listen();
       const links = ['model-server->feature-server', 'model-server->registry'];
       const upstreamOf = (link: string) => link.split('->')[1];
-      const proxy = (link: string) => this.hub.add(link, `127.0.0.1:${this.port(`link:${link}`)}`, `127.0.0.1:${this.port(upstreamOf(link))}`);
+      const proxy = (link: string) =>
+        this.hub.add(
+          link,
+          `127.0.0.1:${this.port(`link:${link}`)}`,
+          `127.0.0.1:${this.port(upstreamOf(link))}`,
+        );
       for (const link of links) await proxy(link);
 
-      this.spawn('registry', 0, {
-        ...common,
-        REGISTRY_DB: path.join(stateDir, 'registry.db'),
-        ARTIFACT_ROOT: path.join(stateDir, 'artifacts'),
-      }, log);
-      this.spawn('feature-server', 0, {
-        ...common,
-        FEATURE_STORE: this.opts.store === 'sqlite' ? path.join(stateDir, 'features.db') : this.opts.store,
-      }, log);
+      this.spawn(
+        'registry',
+        0,
+        {
+          ...common,
+          REGISTRY_DB: path.join(stateDir, 'registry.db'),
+          ARTIFACT_ROOT: path.join(stateDir, 'artifacts'),
+        },
+        log,
+      );
+      this.spawn(
+        'feature-server',
+        0,
+        {
+          ...common,
+          FEATURE_STORE: this.opts.store === 'sqlite' ? path.join(stateDir, 'features.db') : this.opts.store,
+        },
+        log,
+      );
       await Promise.all([this.waitReady(url('registry')), this.waitReady(url('feature-server'))]);
 
-      await runJob(entry('trainer'), {
-        ...common,
-        REGISTRY_URL: url('registry'),
-        FEATURE_SERVER_URL: url('feature-server'),
-        SEED: String(this.opts.seed),
-        MODE: 'bootstrap',
-      }, log('trainer'));
+      await runJob(
+        entry('trainer'),
+        {
+          ...common,
+          REGISTRY_URL: url('registry'),
+          FEATURE_SERVER_URL: url('feature-server'),
+          SEED: String(this.opts.seed),
+          MODE: 'bootstrap',
+        },
+        log('trainer'),
+      );
 
       const modelServerEnv = (i: number | 'canary') => ({
         ...common,
@@ -144,20 +171,30 @@ export class LocalPlatform implements Platform {
         this.spawn('model-server', 'canary', modelServerEnv('canary'), log);
       }
       // The gateway and controller find their upstreams at request/scrape time: start them alongside.
-      this.spawn('gateway', 0, {
-        ...common,
-        UPSTREAMS: replicaNames.map((n) => url(`link:gateway->${n}`)).join(','),
-        CANARY_UPSTREAMS: this.opts.canary ? url('link:gateway->model-server-canary') : '',
-        CANARY_WEIGHT: '0',
-      }, log);
-      this.spawn('controller', 0, {
-        ...common,
-        REGISTRY_URL: url('registry'),
-        GATEWAY_URL: url('gateway'),
-        MODEL_SERVER_URLS: replicaNames.map(url).join(','),
-        EVENTS_FILE: path.join(stateDir, 'controller-events.ndjson'),
-        RETRAIN_COMMAND: JSON.stringify([process.execPath, entry('trainer')]),
-      }, log);
+      this.spawn(
+        'gateway',
+        0,
+        {
+          ...common,
+          UPSTREAMS: replicaNames.map((n) => url(`link:gateway->${n}`)).join(','),
+          CANARY_UPSTREAMS: this.opts.canary ? url('link:gateway->model-server-canary') : '',
+          CANARY_WEIGHT: '0',
+        },
+        log,
+      );
+      this.spawn(
+        'controller',
+        0,
+        {
+          ...common,
+          REGISTRY_URL: url('registry'),
+          GATEWAY_URL: url('gateway'),
+          MODEL_SERVER_URLS: replicaNames.map(url).join(','),
+          EVENTS_FILE: path.join(stateDir, 'controller-events.ndjson'),
+          RETRAIN_COMMAND: JSON.stringify([process.execPath, entry('trainer')]),
+        },
+        log,
+      );
       await Promise.all([...replicaNames, 'gateway', 'controller'].map((n) => this.waitReady(url(n))));
 
       this.ep = {
@@ -235,7 +272,12 @@ export class LocalPlatform implements Platform {
     return p;
   }
 
-  private spawn(service: string, replica: number | 'canary', env: Record<string, string>, log: (n: string) => string) {
+  private spawn(
+    service: string,
+    replica: number | 'canary',
+    env: Record<string, string>,
+    log: (n: string) => string,
+  ) {
     const name = service === 'model-server' ? `model-server-${replica}` : service;
     this.supervisor.add({
       name,
@@ -262,12 +304,19 @@ export class LocalPlatform implements Platform {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`${base} was not ready within ${timeoutMs} ms (last: ${last}); see the logs in ${this.opts.stateDir}/logs`);
+    throw new Error(
+      `${base} was not ready within ${timeoutMs} ms (last: ${last}); see the logs in ${this.opts.stateDir}/logs`,
+    );
   }
 
   private onSupervisorEvent(e: SupervisorEvent) {
     const type = (
-      { started: 'replica-started', exited: 'replica-exited', 'restart-scheduled': 'replica-restart-scheduled', stopped: 'service-stopped' } as const
+      {
+        started: 'replica-started',
+        exited: 'replica-exited',
+        'restart-scheduled': 'replica-restart-scheduled',
+        stopped: 'service-stopped',
+      } as const
     )[e.type];
     const ev: PlatformEvent = {
       type,
@@ -302,7 +351,10 @@ async function freePorts(n: number): Promise<number[]> {
 function runJob(script: string, env: Record<string, string>, logFile: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const out = fs.openSync(logFile, 'a');
-    const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', out, out] });
+    const child = spawn(process.execPath, [script], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', out, out],
+    });
     fs.closeSync(out);
     child.once('error', reject);
     child.once('exit', (code) => {

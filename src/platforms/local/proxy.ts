@@ -86,12 +86,17 @@ export class FaultProxy {
     if (enabled) {
       await this.start();
     } else {
-      await this.stopListening();
+      // server.close() calls back only once every connection has ended: cut them before waiting, or a
+      // keep-alive peer holds the call (and the Toxiproxy API request) until it goes idle.
+      const closing = this.stopListening();
       for (const c of this.conns) this.destroy(c);
+      await closing;
     }
   }
 
-  addToxic(t: Omit<Toxic, 'name' | 'stream' | 'toxicity'> & Partial<Pick<Toxic, 'name' | 'stream' | 'toxicity'>>): Toxic {
+  addToxic(
+    t: Omit<Toxic, 'name' | 'stream' | 'toxicity'> & Partial<Pick<Toxic, 'name' | 'stream' | 'toxicity'>>,
+  ): Toxic {
     const toxic: Toxic = {
       name: t.name ?? `${t.type}_${t.stream ?? 'downstream'}`,
       type: t.type,
@@ -99,7 +104,8 @@ export class FaultProxy {
       toxicity: t.toxicity ?? 1,
       attributes: { ...t.attributes },
     };
-    if (this.toxics.has(toxic.name)) throw new ProxyError(409, `toxic ${toxic.name} already exists on ${this.name}`);
+    if (this.toxics.has(toxic.name))
+      throw new ProxyError(409, `toxic ${toxic.name} already exists on ${this.name}`);
     this.toxics.set(toxic.name, toxic);
     for (const c of this.conns) this.applyNewToxic(c, toxic);
     return toxic;
@@ -125,8 +131,9 @@ export class FaultProxy {
 
   async close(): Promise<void> {
     this.enabled = false;
-    await this.stopListening();
+    const closing = this.stopListening();
     for (const c of this.conns) this.destroy(c);
+    await closing;
   }
 
   private async stopListening() {
@@ -141,7 +148,14 @@ export class FaultProxy {
       return;
     }
     const server = net.connect({ port: this.upstreamPort, host: this.upstreamHost, allowHalfOpen: true });
-    const conn: Conn = { client, server, affected: new Map(), due: { upstream: 0, downstream: 0 }, timers: new Set(), held: { upstream: [], downstream: [] } };
+    const conn: Conn = {
+      client,
+      server,
+      affected: new Map(),
+      due: { upstream: 0, downstream: 0 },
+      timers: new Set(),
+      held: { upstream: [], downstream: [] },
+    };
     this.conns.add(conn);
     client.setNoDelay(true);
     server.setNoDelay(true);

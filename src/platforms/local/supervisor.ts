@@ -67,7 +67,13 @@ export class Supervisor extends EventEmitter {
 
   constructor(opts: SupervisorOptions = {}) {
     super();
-    this.opts = { restart: true, backoffInitialMs: 250, backoffMaxMs: 10_000, healthyAfterMs: 10_000, ...opts };
+    this.opts = {
+      restart: true,
+      backoffInitialMs: 250,
+      backoffMaxMs: 10_000,
+      healthyAfterMs: 10_000,
+      ...opts,
+    };
   }
 
   add(spec: ProcessSpec): void {
@@ -124,7 +130,9 @@ export class Supervisor extends EventEmitter {
   }
 
   pids(): number[] {
-    return [...this.replicas.values()].flatMap((r) => (r.child?.pid && r.child.exitCode === null ? [r.child.pid] : []));
+    return [...this.replicas.values()].flatMap((r) =>
+      r.child?.pid && r.child.exitCode === null ? [r.child.pid] : [],
+    );
   }
 
   private get(name: string): Replica {
@@ -145,10 +153,24 @@ export class Supervisor extends EventEmitter {
     r.state = 'running';
     r.startedAt = Date.now();
     r.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    this.emitEvent({ type: 'started', name: spec.name, service: spec.service, pid: child.pid, ts_ms: Date.now() });
+    this.emitEvent({
+      type: 'started',
+      name: spec.name,
+      service: spec.service,
+      pid: child.pid,
+      ts_ms: Date.now(),
+    });
     child.once('exit', (code, signal) => {
       const ranFor = Date.now() - (r.startedAt ?? Date.now());
-      this.emitEvent({ type: 'exited', name: spec.name, service: spec.service, pid: child.pid, code, signal, ts_ms: Date.now() });
+      this.emitEvent({
+        type: 'exited',
+        name: spec.name,
+        service: spec.service,
+        pid: child.pid,
+        code,
+        signal,
+        ts_ms: Date.now(),
+      });
       if (r.child === child) r.child = undefined;
       if (this.shuttingDown || r.state === 'stopped' || !this.opts.restart) {
         if (r.state !== 'stopped') r.state = 'stopped';
@@ -156,9 +178,18 @@ export class Supervisor extends EventEmitter {
       }
       r.crashes = ranFor >= this.opts.healthyAfterMs ? 0 : r.crashes + 1;
       // First death after a healthy run: replace at once (pod deleted → new pod); a crash loop backs off.
-      const delay = r.crashes <= 1 ? 0 : Math.min(this.opts.backoffMaxMs, this.opts.backoffInitialMs * 2 ** (r.crashes - 2));
+      const delay =
+        r.crashes <= 1
+          ? 0
+          : Math.min(this.opts.backoffMaxMs, this.opts.backoffInitialMs * 2 ** (r.crashes - 2));
       r.state = 'backoff';
-      this.emitEvent({ type: 'restart-scheduled', name: spec.name, service: spec.service, delayMs: delay, ts_ms: Date.now() });
+      this.emitEvent({
+        type: 'restart-scheduled',
+        name: spec.name,
+        service: spec.service,
+        delayMs: delay,
+        ts_ms: Date.now(),
+      });
       r.timer = setTimeout(() => {
         if (this.shuttingDown || r.state === 'stopped') return;
         r.restarts++;

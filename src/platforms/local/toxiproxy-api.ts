@@ -37,7 +37,8 @@ export class ProxyHub {
 
   get(name: string): FaultProxy {
     const p = this.proxies.get(name);
-    if (!p) throw new ProxyError(404, `proxy ${name} not found (known: ${[...this.proxies.keys()].join(', ')})`);
+    if (!p)
+      throw new ProxyError(404, `proxy ${name} not found (known: ${[...this.proxies.keys()].join(', ')})`);
     return p;
   }
 
@@ -56,12 +57,20 @@ export class ProxyHub {
 }
 
 export function toxiproxyApi(hub: ProxyHub, opts: { port?: number; host?: string } = {}): Service {
-  const svc = createService({ name: 'faultline-proxy', port: opts.port, host: opts.host, handleSignals: false, processMetrics: false, logLevel: 'warn' });
+  const svc = createService({
+    name: 'faultline-proxy',
+    port: opts.port,
+    host: opts.host,
+    handleSignals: false,
+    processMetrics: false,
+    logLevel: 'warn',
+  });
   const wrap = <T>(fn: () => T | Promise<T>) =>
     Promise.resolve()
       .then(fn)
       .catch((e) => {
-        if (e instanceof ProxyError) throw new HttpError(e.status, e.status === 404 ? 'NOT_FOUND' : 'CONFLICT', e.message);
+        if (e instanceof ProxyError)
+          throw new HttpError(e.status, e.status === 404 ? 'NOT_FOUND' : 'CONFLICT', e.message);
         throw e;
       });
   svc.route('GET', '/version', () => ({ text: 'faultline-toxiproxy-compatible/1' }));
