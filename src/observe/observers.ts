@@ -22,6 +22,7 @@ export function scrapeTargets(ep: PipelineEndpoints): ScrapeTarget[] {
     ...ep.modelServers.map((url, i) => ({ service: 'model-server', replica: String(i), url })),
     { service: 'feature-server', replica: '0', url: ep.featureServer },
     { service: 'controller', replica: '0', url: ep.controller },
+    { service: 'registry', replica: '0', url: ep.registry },
   ];
 }
 
