@@ -2,8 +2,8 @@
 // rendered from the RunReport. `regenerate` re-renders everything but report.json from report.json alone.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderPdf } from './browser.ts';
 import type { BrowserOptions } from './browser.ts';
+import { renderPdf } from './browser.ts';
 import { appendRun, historyPath } from './history.ts';
 import { renderHtml } from './html.ts';
 import { parseReport, readReport, writeReportJson } from './json.ts';
@@ -42,7 +42,11 @@ function writeAtomic(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-export async function writeReports(runDir: string, report: RunReport, opts: WriteOptions = {}): Promise<WrittenReports> {
+export async function writeReports(
+  runDir: string,
+  report: RunReport,
+  opts: WriteOptions = {},
+): Promise<WrittenReports> {
   // Refuse to render a report that would not read back: the archive must be regenerable.
   parseReport(report, join(runDir, REPORT_FILES.json));
   mkdirSync(runDir, { recursive: true });
@@ -60,7 +64,12 @@ export async function writeReports(runDir: string, report: RunReport, opts: Writ
   await step('summary', (f) =>
     writeAtomic(
       f,
-      renderSummary(report, { html: REPORT_FILES.html, pdf: opts.pdf ? REPORT_FILES.pdf : undefined, junit: REPORT_FILES.junit, json: REPORT_FILES.json }),
+      renderSummary(report, {
+        html: REPORT_FILES.html,
+        pdf: opts.pdf ? REPORT_FILES.pdf : undefined,
+        junit: REPORT_FILES.junit,
+        json: REPORT_FILES.json,
+      }),
     ),
   );
   if (opts.pdf) await step('pdf', (f) => renderPdf(join(runDir, REPORT_FILES.html), f, opts));
@@ -76,13 +85,29 @@ export async function writeReports(runDir: string, report: RunReport, opts: Writ
  * The runner's entry point: every artifact, and the run recorded in the history database
  * (FAULTLINE_HISTORY or .faultline/history.db unless `history: false`). Returns the files written.
  */
-export async function writeRunReport(runDir: string, report: RunReport, opts: WriteOptions = {}): Promise<string[]> {
-  const written = await writeReports(runDir, report, { ...opts, history: opts.history ?? historyPath() });
+export async function writeRunReport(
+  runDir: string,
+  report: RunReport,
+  opts: WriteOptions = {},
+): Promise<string[]> {
+  const history = opts.history ?? historyPath();
+  const written = await writeReports(runDir, report, { ...opts, history: false });
+  if (history) {
+    // The run's verdict and artifacts stand even if the history cannot be written: warn, don't fail.
+    try {
+      appendRun(history, report);
+    } catch (e) {
+      process.stderr.write(`warning: run not recorded in the history: ${(e as Error).message}\n`);
+    }
+  }
   return Object.values(written.files);
 }
 
 /** `faultline report <run-dir>`: every artifact again from report.json (validated) alone. */
-export async function regenerate(runDir: string, opts: Omit<WriteOptions, 'json'> = {}): Promise<WrittenReports> {
+export async function regenerate(
+  runDir: string,
+  opts: Omit<WriteOptions, 'json'> = {},
+): Promise<WrittenReports> {
   const report = readReport(join(runDir, REPORT_FILES.json));
   return writeReports(runDir, report, { ...opts, json: false });
 }

@@ -37,10 +37,22 @@ export async function runReport(runDir: string, opts: ReportCommandOptions = {})
   const out = opts.stdout ?? process.stdout;
   const dir = resolve(runDir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    return fail(opts, new ReportInputError(runDir, ['no such run directory (expected a folder containing report.json)'], 'cannot be used'));
+    return fail(
+      opts,
+      new ReportInputError(
+        runDir,
+        ['no such run directory (expected a folder containing report.json)'],
+        'cannot be used',
+      ),
+    );
   }
   try {
-    const history = opts.history === true ? historyPath() : typeof opts.history === 'string' ? historyPath(opts.history) : undefined;
+    const history =
+      opts.history === true
+        ? historyPath()
+        : typeof opts.history === 'string'
+          ? historyPath(opts.history)
+          : undefined;
     const written = await regenerate(dir, { pdf: opts.pdf, history });
     for (const f of Object.values(written.files)) out.write(`wrote ${f}\n`);
     if (history) out.write(`recorded in ${history}\n`);
