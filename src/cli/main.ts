@@ -9,6 +9,7 @@ import {
   pipelineUp,
   type UpOptions,
 } from './commands/pipeline.ts';
+import { runReport, runReportSchema, runTrend } from './commands/report.ts';
 import { type RunFlags, runCommand } from './commands/run.ts';
 import { runList, runRunbooksExport, runRunbooksLint, runSchema, runValidate } from './commands/validate.ts';
 import { EXIT, UsageError } from './exit.ts';
@@ -109,6 +110,30 @@ runbooks
   .option('-o, --output <file>', 'write to a file instead of stdout')
   .option('--runbook-base-url <url>', 'link runbooks in annotations as <url>/<id>.md')
   .action(run((dir: string, o: { output?: string; runbookBaseUrl?: string }) => runRunbooksExport(dir, o)));
+const report = program.command('report').description('regenerate reports from report.json, trends across runs');
+report
+  .command('trend')
+  .description('HTML page with MTTD/MTTR and pass rate per scenario across runs (the game-day trend)')
+  .option('--since <age>', 'only runs newer than this (e.g. 90d, 1y)')
+  .option('--out <file>', 'output HTML file (default trend.html beside the history)')
+  .option('--history <file>', 'history database (default $FAULTLINE_HISTORY or .faultline/history.db)')
+  .action(run((o: { since?: string; out?: string; history?: string }) => runTrend(o)));
+report
+  .command('schema')
+  .description('print (or write) the JSON Schema of report.json')
+  .option('--out <file>', 'write to a file')
+  .action(run((o: { out?: string }) => runReportSchema(o)));
+// `report <run-dir>` after the subcommands, so `trend` and `schema` are never taken for a folder.
+report
+  .argument('[run-dir]', 'a run folder holding report.json')
+  .option('--pdf', 'also render report.pdf (needs Chromium)')
+  .option('--history [file]', 'also record the run in the history database')
+  .action(
+    run(async (dir: string | undefined, o: { pdf?: boolean; history?: string | boolean }) => {
+      if (!dir) throw new UsageError('report: give a run folder (faultline report reports/<run>) or a subcommand (trend, schema)');
+      return runReport(dir, o);
+    }),
+  );
 program
   .command('cleanup')
   .description('revert faults and stop pipelines left behind by a killed runner')

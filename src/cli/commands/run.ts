@@ -113,6 +113,11 @@ export async function runCommand(paths: string[], flags: RunFlags, mode: 'run' |
       cooldownMs,
     });
     const written = await writeRunReport(runDir, report, { pdf: flags.pdf });
+    // GitHub Actions shows this file on the job page.
+    const summaryFile = path.join(runDir, 'summary.md');
+    if (process.env.GITHUB_STEP_SUMMARY && fs.existsSync(summaryFile)) {
+      fs.appendFileSync(process.env.GITHUB_STEP_SUMMARY, fs.readFileSync(summaryFile));
+    }
     process.stdout.write(
       `\n${report.run.verdict.toUpperCase()}: ${report.scenarios.filter((s) => s.verdict === 'passed').length}/${report.scenarios.length} scenarios passed\n`,
     );
