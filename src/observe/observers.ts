@@ -1,5 +1,6 @@
 // What the runner watches while a scenario runs, all into the journal: 1 s metric scrapes of every
 // service, the controller's event stream, the registry's champion alias and platform events.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseMetrics } from '../pipeline/controller/scrape.ts';
 import { RegistryClient } from '../pipeline/registry/client.ts';
 import { CHAMPION_ALIAS, PRIMARY_MODEL } from '../pipeline/schema.ts';
@@ -49,11 +50,35 @@ export class Observers {
     const registry = new RegistryClient({ url: this.endpoints.registry, timeoutMs: 1000 });
     this.every(opts.aliasIntervalMs ?? 500, () => this.pollAlias(registry));
     void this.followController();
+    // The harness's own health: a starved runner (it also hosts the local fault proxies) would distort
+    // every measurement, so its event-loop delay is journaled beside the pipeline's metrics.
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
+    let cpu = process.cpuUsage();
+    let last = Date.now();
+    this.timers.push(
+      setInterval(() => {
+        const now = Date.now();
+        const used = process.cpuUsage(cpu);
+        this.journal.append('harness', {
+          loopDelayP99Ms: loop.percentile(99) / 1e6,
+          loopDelayMaxMs: loop.max / 1e6,
+          cpuShare: (used.user + used.system) / 1000 / Math.max(1, now - last),
+        });
+        loop.reset();
+        cpu = process.cpuUsage();
+        last = now;
+      }, 1000),
+    );
+    this.stopLoop = () => loop.disable();
   }
+
+  private stopLoop?: () => void;
 
   async stop() {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    this.stopLoop?.();
     this.pollAbort.abort();
   }
 

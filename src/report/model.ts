@@ -145,6 +145,11 @@ export interface ScenarioReport {
     fallback?: string;
     error?: string;
   }[];
+  /**
+   * The runner's own event-loop delay (worst over the run). `starved` means the harness (which also
+   * hosts the local fault proxies) could not keep up, so latency figures are suspect.
+   */
+  harness?: { loopDelayMaxMs: number; loopDelayP99Ms: number; starved: boolean };
   /** Journal file, relative to the run folder. */
   journal: string;
 }

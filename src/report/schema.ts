@@ -149,6 +149,9 @@ export const ScenarioReportSchema = z.object({
       }),
     )
     .optional(),
+  harness: z
+    .object({ loopDelayMaxMs: z.number(), loopDelayP99Ms: z.number(), starved: z.boolean() })
+    .optional(),
   journal: z.string(),
 });
 

@@ -406,6 +406,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
         }
       : undefined,
     probes: entries.filter((e) => e.type === 'probe').map((e) => e.result as ProbeResult),
+    harness: harnessHealth(entries),
     timeline: timeSeries(records, { from: loadStart, to: loadEnd, bucketMs: 1000 }),
     markers: markers.sort((a, b) => a.t - b.t),
     journal: path.relative(opts.runDir, journal.file),
@@ -521,6 +522,17 @@ function toDriverSpec(f: Fault): Record<string, unknown> {
     case 'dependency-outage':
       return { service: f.service };
   }
+}
+
+/** Above this event-loop delay the runner was too starved for its latency figures to be trusted. */
+const STARVED_LOOP_DELAY_MS = 250;
+
+function harnessHealth(entries: { type: string; [k: string]: unknown }[]): ScenarioReport['harness'] {
+  const h = entries.filter((e) => e.type === 'harness');
+  if (!h.length) return undefined;
+  const max = Math.max(...h.map((e) => Number(e.loopDelayMaxMs)));
+  const p99 = Math.max(...h.map((e) => Number(e.loopDelayP99Ms)));
+  return { loopDelayMaxMs: max, loopDelayP99Ms: p99, starved: max > STARVED_LOOP_DELAY_MS };
 }
 
 function sliValue(metric: string, s: ReturnType<typeof summarize>): number | null {

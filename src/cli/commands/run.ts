@@ -131,6 +131,11 @@ export async function runCommand(paths: string[], flags: RunFlags, mode: 'run' |
         );
       }
       if (s.reason) process.stdout.write(`      ${s.reason}\n`);
+      if (s.harness?.starved) {
+        process.stdout.write(
+          `      warning: the harness itself stalled for up to ${Math.round(s.harness.loopDelayMaxMs)} ms (busy machine?); latency figures are suspect\n`,
+        );
+      }
     }
     process.stdout.write(`report: ${written.join(', ')}\n`);
     return ctl.signal.aborted ? 130 : report.run.exitCode;
