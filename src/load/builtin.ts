@@ -265,7 +265,10 @@ export class BuiltinLoadDriver implements LoadDriver {
         : header(headers, 'x-model-version');
     if (version) rec.modelVersion = version;
     const fb = body?.fallback as { used?: unknown; reason?: unknown } | undefined;
-    if (fb && typeof fb === 'object') {
+    // Only an answer can come from the fallback model: a 503 saying "fallback disabled" is an error.
+    if (status < 200 || status > 299) {
+      // no fallback attribution for errors
+    } else if (fb && typeof fb === 'object') {
       if (fb.used === true) rec.fallback = typeof fb.reason === 'string' && fb.reason ? fb.reason : 'unknown';
     } else {
       const h = header(headers, 'x-fallback');
