@@ -35,6 +35,7 @@ describe('model-server: scoring, fallback reasons, validation, drift', () => {
       adminToken: TOKEN,
       replica: 0,
       driftIntervalMs: 200,
+      driftMinSamples: 100,
     });
     await waitFor(
       async () => (await http('GET', `${ms.url}/readyz`)).status === 200,

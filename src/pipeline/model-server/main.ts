@@ -12,6 +12,7 @@ await start({
   reloadIntervalMs: envNumber('RELOAD_INTERVAL_MS', 500),
   featureTimeoutMs: envNumber('FEATURE_TIMEOUT_MS', 80),
   driftWindow: envNumber('DRIFT_WINDOW', 1000),
+  driftMinSamples: envNumber('DRIFT_MIN_SAMPLES', 500),
   disabled: disabled(),
   adminToken: process.env.ADMIN_TOKEN || undefined,
 });

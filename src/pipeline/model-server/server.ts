@@ -53,6 +53,8 @@ export interface ModelServerConfig {
   reloadIntervalMs?: number;
   featureTimeoutMs?: number;
   driftWindow?: number;
+  /** Values a feature's window needs before statistics are published (default 500). */
+  driftMinSamples?: number;
   disabled?: Set<Mechanism>;
   adminToken?: string;
   /** Breaker tuning (defaults: 5 consecutive failed calls, half-open after 2000 ms). */
@@ -131,6 +133,8 @@ export async function start(
     windowSize: config.driftWindow ?? 1000,
     features: [...MONITORED_REQUEST_FEATURES, ...STORE_FEATURE_NAMES],
     intervalMs: config.driftIntervalMs ?? 1000,
+    // PSI over a few hundred values is mostly noise (a 0.26 false alarm was seen at warm-up with 100).
+    minSamples: config.driftMinSamples ?? 500,
     metrics: svc.metrics,
   });
   const monitor = drift;
