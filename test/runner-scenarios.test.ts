@@ -10,11 +10,11 @@ afterAll(async () => {
   for (const home of homes) await runCli(['cleanup', '--all'], { home });
 });
 
-async function run(args: string[]) {
+async function run(args: string[], env?: Record<string, string>) {
   const home = tempHome();
   homes.push(home);
   const reportDir = path.join(home, 'report');
-  const r = await runCli([...args, '--report-dir', reportDir, '--quiet'], { home });
+  const r = await runCli([...args, '--report-dir', reportDir, '--quiet'], { home, env });
   return { ...r, report: readReport(reportDir) };
 }
 
@@ -33,6 +33,25 @@ describe('the game day', () => {
       expect(s.faults.every((f) => f.injectedAt && f.revertedAt)).toBe(true);
     }
   }, 600_000);
+});
+
+describe('the browser probe (a synthetic user in Chromium)', () => {
+  it('records what a user saw during a pod kill, and the checks read it', async () => {
+    const r = await run(['run', 'scenarios/user-journey.yaml']);
+    const s = r.report.scenarios[0];
+    expect(s.verdict, `${s.reason ?? ''} ${failedChecks(r.report).join('; ')}`).toBe('passed');
+    expect(r.code).toBe(0);
+    expect(s.probes?.length).toBeGreaterThanOrEqual(10);
+    expect(s.probes?.every((p) => p.modelVersion)).toBe(true);
+    const browser = s.checks.find((c) => c.check === 'browser.success >= 95% during fault');
+    expect(browser?.measured).toBeGreaterThanOrEqual(0.95);
+  }, 240_000);
+
+  it('fails as an infrastructure error (exit 3) naming the fix when Chromium is missing', async () => {
+    const r = await run(['run', 'scenarios/user-journey.yaml'], { CHROMIUM_PATH: '/nonexistent/chromium' });
+    expect(r.code).toBe(3);
+    expect(r.report.scenarios[0].reason).toMatch(/could not start Chromium.*CHROMIUM_PATH/);
+  }, 240_000);
 });
 
 describe('each scenario fails, naming the right check, with its mechanism switched off', () => {
