@@ -1,0 +1,151 @@
+// Shared helpers for the benchmarks: robust statistics, the trivial loopback target, process
+// memory, machine facts and plain-text tables.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
+  if (a == null || b == null || b === 0) return null;
+  return a / b;
+}
+
+export const round = (x: number | null | undefined, d = 1): number | null =>
+  x == null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d;
+
+export function fmt(x: number | null | undefined, d = 1, unit = ''): string {
+  if (x == null || !Number.isFinite(x)) return '—';
+  return `${x.toFixed(d)}${unit}`;
+}
+
+/** A tiny HTTP server answering every request with a fixed model-server-shaped body, in its own
+ *  process so it never shares the generator's event loop. Its latency is the loopback floor. */
+const TRIVIAL_SERVER = `
+const http = require('node:http');
+const body = JSON.stringify({ transaction_id: 't', score: 0.1, decision: 'approve', model_name: 'fraud-primary', model_version: '1', fallback: { used: false, reason: null } });
+const s = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json', 'x-model-version': '1' }); res.end(body); });
+});
+s.keepAliveTimeout = 30000;
+s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));
+process.on('SIGTERM', () => s.close(() => process.exit(0)));
+setTimeout(() => process.exit(0), 600000).unref();
+`;
+
+export interface TrivialServer {
+  url: string;
+  port: number;
+  pid: number;
+  close(): Promise<void>;
+}
+
+export async function startTrivialServer(): Promise<TrivialServer> {
+  const child: ChildProcess = spawn(process.execPath, ['-e', TRIVIAL_SERVER], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
+  const port = Number(chunk.toString().trim());
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    pid: child.pid!,
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const hard = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(hard);
+    },
+  };
+}
+
+/** Resident set size of a process in MiB (VmRSS), or null if it is gone. */
+export function rssMiB(pid: number): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s on every mainstream kernel.
+
+/** CPU time (user + system) a process has used so far, in ms, or null if it is gone. */
+export function procCpuMs(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at state (field 3).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+export interface MachineInfo {
+  nproc: number;
+  cpuModel: string;
+  memTotalGiB: number;
+  freeH: string;
+  node: string;
+  loadavg: number[];
+  wrk: string | null;
+  kernel: string;
+}
+
+export function machineInfo(): MachineInfo {
+  let freeH = '';
+  try {
+    freeH = execFileSync('free', ['-h'], { encoding: 'utf8' }).trim();
+  } catch {
+    freeH = '(free not available)';
+  }
+  return {
+    nproc: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memTotalGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    freeH,
+    node: process.version,
+    loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    wrk: wrkVersion(),
+    kernel: `${os.type()} ${os.release()}`,
+  };
+}
+
+export function wrkVersion(): string | null {
+  try {
+    // `wrk -v` prints its version and exits 1.
+    execFileSync('wrk', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const out = `${(e as { stdout?: string }).stdout ?? ''}${(e as { stderr?: string }).stderr ?? ''}`;
+    const m = /wrk\s+(\S+)/.exec(out);
+    if (m) return m[1];
+  }
+  return null;
+}
+
+/** Renders rows as an aligned plain-text table (also valid Markdown). */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const w = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(w[i])).join(' | ')} |`;
+  return [line(cells[0]), `|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`, ...cells.slice(1).map(line)].join(
+    '\n',
+  );
+}
+
+export function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}

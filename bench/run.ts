@@ -1,0 +1,431 @@
+// Faultline benchmarks: `npm run bench [-- --only pipeline,startup --quick --profile]`.
+// Prints a summary table and writes bench/results/latest.json. The machine is small and shared, so
+// every comparison is a ratio measured side by side in the same run and fixed-rate figures are
+// medians of repeats; absolute numbers move between runs.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { benchDrift } from './drift.ts';
+import { benchGeneratorOverhead } from './generator.ts';
+import { fmt, log, machineInfo, ratio, round, table } from './lib.ts';
+import { benchPipeline } from './pipeline.ts';
+import { profilePipeline } from './profile.ts';
+import { benchProxy } from './proxy.ts';
+import { benchReportGeneration } from './reports.ts';
+import { benchStartup } from './startup.ts';
+
+const ALL = ['drift', 'generator', 'proxy', 'startup', 'pipeline', 'rss', 'reports'] as const;
+type BenchName = (typeof ALL)[number];
+
+const GOALS = {
+  throughputRps: 1000,
+  p99Ms: 50,
+  coldStartMs: 3000,
+  // 500 MB (decimal) expressed in MiB, the unit VmRSS sums are reported in.
+  rssMiB: 500e6 / 2 ** 20,
+};
+
+const HELP = `usage: npm run bench -- [options]
+  --only a,b     run only these benchmarks: ${ALL.join(', ')}
+  --quick        short steps and fewer repeats (about 90 s instead of about 5 min)
+  --profile      also run the pipeline once under --cpu-prof and print the hot spots
+  --profile-rate offered rate for the profile run (default 500)
+  --no-wrk       skip the wrk cross-check
+  --out FILE     results file (default bench/results/latest.json)
+  -h, --help`;
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'profile-rate': { type: 'string', default: '500' },
+    'no-wrk': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (args.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+const selected = new Set<BenchName>();
+for (const n of (args.only ?? ALL.join(','))
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean)) {
+  if (!(ALL as readonly string[]).includes(n)) {
+    console.error(`unknown benchmark "${n}" (known: ${ALL.join(', ')})\n${HELP}`);
+    process.exit(2);
+  }
+  selected.add(n as BenchName);
+}
+
+const quick = args.quick;
+const CFG = quick
+  ? {
+      pipeline: {
+        rates: [250, 500, 1000, 1500],
+        extraRates: [2000],
+        durationMs: 3000,
+        warmupMs: 2000,
+        wrkDurationS: 3,
+        wrkConnections: 32,
+      },
+      startupRepeats: 1,
+      generator: { rates: [1000, 2000], durationMs: 2000, repeats: 1 },
+      proxy: { rates: [1000, 2000], durationMs: 2000, repeats: 1 },
+      drift: { iterations: 50 },
+      reportRepeats: 1,
+    }
+  : {
+      pipeline: {
+        rates: [250, 500, 750, 1000, 1250, 1500],
+        extraRates: [2000],
+        durationMs: 10_000,
+        warmupMs: 5000,
+        wrkDurationS: 10,
+        wrkConnections: 32,
+      },
+      startupRepeats: 3,
+      generator: { rates: [1000, 2000], durationMs: 3000, repeats: 3 },
+      proxy: { rates: [500, 1000, 2000], durationMs: 2000, repeats: 3 },
+      drift: { iterations: 200 },
+      reportRepeats: 3,
+    };
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const resultsDir = path.join(here, 'results');
+const outFile = path.resolve(args.out ?? path.join(resultsDir, 'latest.json'));
+fs.mkdirSync(resultsDir, { recursive: true });
+
+const t0 = performance.now();
+const results: Record<string, unknown> = {};
+const errors: Record<string, string> = {};
+const machineBefore = machineInfo();
+
+async function step<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
+  const t = performance.now();
+  log(`── ${name}`);
+  try {
+    const r = await fn();
+    results[name] = r;
+    return r;
+  } catch (e) {
+    errors[name] = (e as Error).stack ?? String(e);
+    log(`${name} FAILED: ${(e as Error).message}`);
+    return undefined;
+  } finally {
+    log(`${name} took ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+}
+
+const drift = selected.has('drift')
+  ? await step('drift', () =>
+      benchDrift({ features: 10, window: 1000, reference: 1000, iterations: CFG.drift.iterations }),
+    )
+  : undefined;
+const generator = selected.has('generator')
+  ? await step('generator', () => benchGeneratorOverhead(CFG.generator))
+  : undefined;
+const proxy = selected.has('proxy')
+  ? await step('proxy', () => benchProxy({ ...CFG.proxy, p99BudgetMs: GOALS.p99Ms }))
+  : undefined;
+const startup = selected.has('startup')
+  ? await step('startup', () => benchStartup({ repeats: CFG.startupRepeats, compileCache: true }))
+  : undefined;
+const pipeline =
+  selected.has('pipeline') || selected.has('rss')
+    ? await step('pipeline', () =>
+        benchPipeline({
+          ...CFG.pipeline,
+          wrkDurationS: args['no-wrk'] ? 0 : CFG.pipeline.wrkDurationS,
+          p99BudgetMs: GOALS.p99Ms,
+          throughput: selected.has('pipeline'),
+          rss: true,
+          rssLoadRate: 500,
+          resultsDir,
+        }),
+      )
+    : undefined;
+const reports = selected.has('reports')
+  ? await step('reports', () => benchReportGeneration({ scenarios: 6, repeats: CFG.reportRepeats }))
+  : undefined;
+const profile = args.profile
+  ? await step('profile', () =>
+      profilePipeline({
+        rate: Number(args['profile-rate']),
+        durationMs: quick ? 5000 : 10_000,
+        dir: path.join(resultsDir, 'profiles'),
+      }),
+    )
+  : undefined;
+
+// ── summary ──────────────────────────────────────────────────────────────────────────────────
+const rows: (string | number)[][] = [];
+const goals: Record<string, { goal: string; measured: string; met: boolean | null }> = {};
+const yes = (b: boolean | null) => (b === null ? 'n/a' : b ? 'MET' : 'NOT MET');
+
+if (pipeline?.steps) {
+  const pipeMax = pipeline.pipelineMaxRate ?? 0;
+  const ceilMax = pipeline.ceilingMaxRate ?? 0;
+  const lastRate = Math.max(...pipeline.steps.filter((s) => s.target === 'ceiling').map((s) => s.rate));
+  const ceilingCapped = pipeline.steps.some((s) => s.target === 'ceiling' && s.rate === lastRate && s.pass);
+  const top = pipeline.steps.find((s) => s.target === 'pipeline' && s.rate === pipeMax);
+  rows.push([
+    'pipeline: max sustained rate (p99 ≤ 50 ms, 0 errors)',
+    `${pipeMax} req/s`,
+    `ceiling ${ceilingCapped ? '≥' : ''}${ceilMax} req/s → ratio ${fmt(ratio(pipeMax, ceilMax), 2)}${ceilingCapped ? ' (upper bound)' : ''}`,
+  ]);
+  if (top) {
+    rows.push([
+      `pipeline @ ${pipeMax}/s latency p50 / p99`,
+      `${fmt(top.result.latency.p50, 1)} / ${fmt(top.result.latency.p99, 1)} ms`,
+      `fallback share ${fmt((100 * top.result.fallbackTotal) / Math.max(1, top.result.ok), 1)}%`,
+    ]);
+  }
+  for (const rate of [...new Set(pipeline.steps.map((s) => s.rate))]) {
+    const p = pipeline.steps.find((s) => s.target === 'pipeline' && s.rate === rate);
+    const c = pipeline.steps.find((s) => s.target === 'ceiling' && s.rate === rate);
+    if (!p || !c) continue;
+    rows.push([
+      `  ${rate}/s: pipeline vs ceiling p99`,
+      `${fmt(p.result.latency.p99, 1)} vs ${fmt(c.result.latency.p99, 1)} ms`,
+      `×${fmt(ratio(p.result.latency.p99, c.result.latency.p99), 1)}; pipeline ${p.pass ? 'pass' : 'FAIL'}${c.pass ? '' : ' (ceiling failed too: machine-limited)'}, err ${p.result.errors + p.result.timeouts}, drop ${p.result.dropped}, fallback ${fmt((100 * p.result.fallbackTotal) / Math.max(1, p.result.ok), 1)}%`,
+    ]);
+  }
+  // CPU cost per prediction at the highest clean rate (or the lowest tried): noise-robust, since it
+  // counts CPU time used rather than time waited.
+  // The highest rate the pipeline answered completely (latency aside): closest to the goal.
+  const clean = (rate: number) => {
+    const r = pipeline.steps?.find((s) => s.target === 'pipeline' && s.rate === rate)?.result;
+    return r && r.dropped === 0 && r.errors === 0 && r.timeouts === 0;
+  };
+  const cpuRow = [...(pipeline.cpu ?? [])].reverse().find((c) => clean(c.rate)) ?? pipeline.cpu?.[0];
+  if (cpuRow) {
+    rows.push([
+      `CPU per prediction @ ${cpuRow.rate}/s (all processes)`,
+      `${fmt(cpuRow.totalUs, 0)} µs`,
+      `${Object.entries(cpuRow.usPerRequest)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+        .join(
+          ', ',
+        )} → at most ${fmt(cpuRow.impliedMaxRateAllCores, 0)}/s with all ${machineBefore.nproc} cores at 100%`,
+    ]);
+    const bare = pipeline.ceilingCpu?.find((c) => c.rate === cpuRow.rate)?.usPerRequest['trivial server'];
+    if (bare) {
+      rows.push([
+        `  vs one bare Node HTTP request @ ${cpuRow.rate}/s`,
+        `${fmt(bare, 0)} µs (trivial server)`,
+        `pipeline = ${fmt(cpuRow.totalUs / bare, 1)}× a bare request (excl. generator: ${fmt((cpuRow.totalUs - (cpuRow.usPerRequest.generator ?? 0)) / bare, 1)}×)`,
+      ]);
+    }
+  }
+  if (pipeline.idleCpuMsPerS) {
+    const idle = pipeline.idleCpuMsPerS;
+    rows.push([
+      '  idle pipeline CPU (no traffic, after warm-up)',
+      `${fmt(idle.total, 0)} ms CPU/s`,
+      Object.entries(idle)
+        .filter(([k]) => k !== 'total')
+        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+        .join(', '),
+    ]);
+  }
+  for (const c of pipeline.counters ?? []) {
+    const n = pipeline.steps.find((s) => s.target === 'pipeline' && s.rate === c.rate)?.result.sent ?? 0;
+    const per1k = (k: string) => (n ? (1000 * (c.delta[k] ?? 0)) / n : 0);
+    const timeouts = per1k('model_server_feature_fetch_total{timeout}');
+    const retries = per1k('model_server_feature_fetch_retries_total');
+    const gwRetries = per1k('gateway_retries_total');
+    rows.push([
+      `  ${c.rate}/s: feature-fetch timeouts / retries, gateway retries`,
+      `${fmt(timeouts, 1)} / ${fmt(retries, 1)} / ${fmt(gwRetries, 1)} per 1000`,
+      Object.entries(c.delta)
+        .filter(([k]) => k.startsWith('model_server_fallback_total'))
+        .map(([k, v]) => `${k.replace('model_server_fallback_total', 'fallback')} ${v}`)
+        .join(', ') || 'no fallback',
+    ]);
+  }
+  if (pipeline.wrk?.pipeline && pipeline.wrk.ceiling) {
+    const w = pipeline.wrk;
+    rows.push([
+      `wrk closed-model ceiling (c=${w.pipeline!.connections})`,
+      `${fmt(w.pipeline!.rps, 0)} req/s, p99 ${fmt(w.pipeline!.p99Ms, 1)} ms, non-2xx ${w.pipeline!.non2xx}`,
+      `trivial ${fmt(w.ceiling!.rps, 0)} req/s → ratio ${fmt(ratio(w.pipeline!.rps, w.ceiling!.rps), 3)}`,
+    ]);
+  } else if (pipeline.wrk?.skipped) rows.push(['wrk closed-model ceiling', 'skipped', pipeline.wrk.skipped]);
+  const fbOk = top ? top.result.fallbackTotal === 0 : false;
+  goals.throughput = {
+    goal: `≥ ${GOALS.throughputRps} predictions/s at p99 ≤ ${GOALS.p99Ms} ms, 0 errors`,
+    measured: `${pipeMax} req/s${top ? ` (fallback share ${fmt((100 * top.result.fallbackTotal) / Math.max(1, top.result.ok), 1)}%)` : ''}`,
+    met: pipeMax >= GOALS.throughputRps,
+  };
+  if (pipeMax >= GOALS.throughputRps && !fbOk)
+    goals.throughput.measured += ' — met only with fallback answers';
+}
+if (startup) {
+  const ph = startup.medianPhases;
+  rows.push([
+    `cold start-to-ready (median of ${startup.repeats})`,
+    `${fmt(startup.medianMs! / 1000, 2)} s`,
+    `min ${fmt(startup.minMs! / 1000, 2)} / max ${fmt(startup.maxMs! / 1000, 2)} s; = ${fmt(ratio(startup.medianMs, startup.nodeBootMedianMs), 0)}× a bare node boot (${fmt(startup.nodeBootMedianMs, 0)} ms)`,
+  ]);
+  rows.push([
+    '  phases: infra / trainer / serving',
+    `${fmt(ph.infraMs, 0)} / ${fmt(ph.trainerMs, 0)} / ${fmt(ph.servingMs, 0)} ms`,
+    `trainer work ${fmt(ph.trainerWorkMs, 0)} ms; model-server boot ${fmt(ph.modelServerBootMs, 0)} ms, model load ${fmt(ph.modelLoadMs, 0)} ms; stop ${fmt(startup.medianStopMs, 0)} ms`,
+  ]);
+  const cc = startup.compileCache;
+  if (cc?.medianMs) {
+    rows.push([
+      '  same, with a warm NODE_COMPILE_CACHE (interleaved)',
+      `${fmt(cc.medianMs / 1000, 2)} s`,
+      `ratio cached/plain ${fmt(ratio(cc.medianMs, startup.medianMs), 2)}; trainer work ${fmt(cc.medianPhases.trainerWorkMs, 0)} vs ${fmt(ph.trainerWorkMs, 0)} ms (the cache cannot change this: a noise gauge); model-server boot ${fmt(cc.medianPhases.modelServerBootMs, 0)} vs ${fmt(startup.medianPhases.modelServerBootMs, 0)} ms`,
+    ]);
+  }
+  goals.coldStart = {
+    goal: `≤ ${GOALS.coldStartMs / 1000} s`,
+    measured: `${fmt(startup.medianMs! / 1000, 2)} s`,
+    met: startup.medianMs! <= GOALS.coldStartMs,
+  };
+}
+if (pipeline?.rssAfterWarmup) {
+  const w = pipeline.rssAfterWarmup;
+  const l = pipeline.rssUnderLoad;
+  const per = (s: typeof w) =>
+    Object.entries(
+      s.processes.reduce<Record<string, number>>((a, p) => {
+        a[p.service] = (a[p.service] ?? 0) + p.rssMiB;
+        return a;
+      }, {}),
+    )
+      .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+      .join(', ');
+  rows.push([
+    `RSS, ${w.processes.length} pipeline processes, after warm-up`,
+    `${fmt(w.totalMiB, 0)} MiB`,
+    per(w),
+  ]);
+  if (l)
+    rows.push([
+      `RSS under load (peak, during ${pipeline.rssUnderLoadDuring})`,
+      `${fmt(l.totalMiB, 0)} MiB`,
+      `${per(l)}; harness process ${fmt(l.harnessMiB, 0)} MiB`,
+    ]);
+  if (pipeline.trivialServerMiB != null) {
+    const floor = pipeline.trivialServerMiB;
+    rows.push([
+      '  per-process floor: trivial Node HTTP server',
+      `${fmt(floor, 0)} MiB`,
+      `× ${w.processes.length} processes = ${fmt(floor * w.processes.length, 0)} MiB; pipeline/floor ratio ${fmt(ratio(l?.totalMiB ?? w.totalMiB, floor * w.processes.length), 2)}`,
+    ]);
+  }
+  const worst = Math.max(w.totalMiB, l?.totalMiB ?? 0);
+  goals.rss = {
+    goal: '≤ 500 MB (476.8 MiB) total',
+    measured: `${fmt(worst, 0)} MiB peak`,
+    met: worst <= GOALS.rssMiB,
+  };
+}
+if (generator) {
+  for (const r of generator.rows) {
+    rows.push([
+      `generator @ ${r.rate}/s (trivial target, median of ${generator.repeats})`,
+      `lag p99 ${fmt(r.lagP99Ms, 2)} ms`,
+      `achieved ${fmt(r.achievedRate, 0)}/s, lag max ${fmt(r.lagMaxMs, 1)} ms, CPU ${fmt(100 * r.cpuShare, 1)}% of a core (${fmt(r.cpuUsPerRequest, 0)} µs/req), ELU ${fmt(100 * r.eventLoopUtilization, 0)}%`,
+    ]);
+  }
+}
+if (proxy) {
+  for (const r of proxy.rows) {
+    rows.push([
+      `fault proxy @ ${r.rate}/s p50 / p99, proxied vs direct (median of ${proxy.repeats})`,
+      `${fmt(r.proxied.p50Ms, 2)} / ${fmt(r.proxied.p99Ms, 1)} vs ${fmt(r.direct.p50Ms, 2)} / ${fmt(r.direct.p99Ms, 1)} ms`,
+      `×${fmt(r.p50Ratio, 2)} / ×${fmt(r.p99Ratio, 2)}; proxy CPU ${fmt(r.proxyUsPerRequest, 0)} µs/req vs server ${fmt(r.serverUsPerRequest, 0)} µs/req; budget met ${r.proxied.passes}/${proxy.repeats} vs ${r.direct.passes}/${proxy.repeats}`,
+    ]);
+  }
+  rows.push([
+    'fault proxy max sustained rate (proxied / direct)',
+    `${proxy.proxiedMaxRate} / ${proxy.directMaxRate} req/s`,
+    `ratio ${fmt(proxy.maxRateRatio, 2)}${proxy.directMaxRate === Math.max(...CFG.proxy.rates) ? ' (direct passed the top step)' : ''}; proxy alone could relay ~${fmt(proxy.proxyImpliedMaxRatePerCore, 0)} req/s per core`,
+  ]);
+}
+if (drift) {
+  rows.push([
+    `drift stats, ${drift.features} features × ${drift.window} values (once per second)`,
+    `${fmt(drift.monitorCompute.medianMs, 2)} ms = ${fmt(100 * drift.monitorCompute.coreShare, 2)}% of a core`,
+    `monitor.compute(); driftStats ${fmt(drift.driftStats.medianMs, 2)} ms; psi+ks2+js separately ${fmt(drift.separate.medianMs, 2)} ms`,
+  ]);
+}
+if (selected.has('reports')) {
+  if (reports?.available) {
+    const t = reports.medianTimings;
+    rows.push([
+      `report generation, ${reports.scenarios}-scenario game day (median of ${reports.repeats})`,
+      `${fmt(reports.medianMs / 1000, 2)} s`,
+      `${Object.entries(t)
+        .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+        .join(', ')} ms; via ${reports.module}`,
+    ]);
+    goals.reports = {
+      goal: '≤ 10 s (src/report/bench.ts design target)',
+      measured: `${fmt(reports.medianMs / 1000, 2)} s`,
+      met: reports.medianMs <= 10_000,
+    };
+  } else rows.push(['report generation, 6-scenario game day', 'TODO', reports ? reports.reason : 'failed']);
+}
+
+const wallS = (performance.now() - t0) / 1000;
+const doc = {
+  generatedAt: new Date().toISOString(),
+  mode: quick ? 'quick' : 'full',
+  selected: [...selected],
+  wallSeconds: round(wallS, 1),
+  machine: { before: machineBefore, loadavgAfter: machineInfo().loadavg },
+  goals,
+  config: CFG,
+  results,
+  errors,
+};
+fs.writeFileSync(outFile, `${JSON.stringify(doc, null, 2)}\n`);
+
+console.log(
+  `\nFaultline benchmarks (${quick ? 'quick' : 'full'}) — ${machineBefore.nproc} cores, node ${machineBefore.node}, load avg at start ${machineBefore.loadavg.join(' ')}`,
+);
+console.log(table(['benchmark', 'result', 'side by side / detail'], rows));
+if (Object.keys(goals).length) {
+  console.log('\nGoals from the issue:');
+  console.log(
+    table(
+      ['goal', 'target', 'measured', 'verdict'],
+      Object.entries(goals).map(([k, g]) => [k, g.goal, g.measured, yes(g.met)]),
+    ),
+  );
+}
+if (profile) {
+  console.log(
+    `\nCPU profile at ${profile.rate}/s (self time; profiles in ${path.relative(process.cwd(), profile.dir)}):`,
+  );
+  for (const s of profile.summaries) {
+    console.log(
+      `\n${s.process} — busy ${fmt(s.busyPct, 0)}% of ${fmt(s.totalMs / 1000, 1)} s; by source: ${s.bySource
+        .slice(0, 6)
+        .map((b) => `${b.source} ${b.selfPct.toFixed(0)}%`)
+        .join(', ')}`,
+    );
+    console.log(
+      table(
+        ['self %', 'function', 'where', 'called from'],
+        s.top.slice(0, 8).map((h) => [h.selfPct.toFixed(1), h.fn, h.where, h.via ?? '']),
+      ),
+    );
+  }
+}
+if (Object.keys(errors).length)
+  console.log(`\nFAILED benchmarks: ${Object.keys(errors).join(', ')} (details in ${outFile})`);
+console.log(`\nwrote ${path.relative(process.cwd(), outFile)} in ${wallS.toFixed(0)} s`);
+process.exitCode = Object.keys(errors).length ? 1 : 0;

@@ -1,0 +1,199 @@
+// Benchmark 2: cold start-to-ready of the whole local pipeline (fresh state dir each time, so the
+// trainer bootstraps models and features from scratch), broken down by phase from the service logs.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LocalPlatform } from '../src/platforms/local/local-platform.ts';
+import { log, median, sleep } from './lib.ts';
+
+export interface StartupPhases {
+  /** start() called → registry and feature-server both logged `listening`. */
+  infraMs: number;
+  /** → first model-server replica spawned (readiness poll, trainer process, training, materialization). */
+  trainerMs: number;
+  /** The trainer's own reported work (`trainer finished` duration_ms), part of trainerMs. */
+  trainerWorkMs: number | null;
+  /** → start() returned (model-servers, gateway and controller boot, model load, readiness). */
+  servingMs: number;
+  /** Median over replicas of model-server spawn → `listening` (Node boot + imports). */
+  modelServerBootMs: number | null;
+  /** Median over replicas of model-server `listening` → last `model loaded`. */
+  modelLoadMs: number | null;
+}
+
+export interface StartupRun {
+  totalMs: number;
+  stopMs: number;
+  phases: StartupPhases | null;
+}
+
+interface LogLine {
+  time?: string;
+  msg?: string;
+  duration_ms?: number;
+}
+
+function readLog(file: string): LogLine[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as LogLine];
+      } catch {
+        return [];
+      }
+    });
+}
+
+const at = (lines: LogLine[], msg: string, which: 'first' | 'last' = 'first'): number | null => {
+  const hits = lines.filter((l) => l.msg === msg && l.time);
+  const h = which === 'first' ? hits[0] : hits[hits.length - 1];
+  return h ? Date.parse(h.time!) : null;
+};
+
+function phasesFromLogs(
+  stateDir: string,
+  t0: number,
+  tReady: number,
+  spawned: Map<string, number>,
+): StartupPhases | null {
+  const L = (n: string) => readLog(path.join(stateDir, 'logs', `${n}.log`));
+  const regUp = at(L('registry'), 'listening');
+  const fsUp = at(L('feature-server'), 'listening');
+  const ms0 = spawned.get('model-server-0');
+  if (regUp === null || fsUp === null || ms0 === undefined) return null;
+  const infraEnd = Math.max(regUp, fsUp);
+  const trainer = L('trainer');
+  const finished = trainer.find((l) => l.msg === 'trainer finished');
+  const boot: number[] = [];
+  const load: number[] = [];
+  for (const [name, ts] of spawned) {
+    if (!name.startsWith('model-server-')) continue;
+    const lines = L(name);
+    const up = at(lines, 'listening');
+    const loaded = at(lines, 'model loaded', 'last');
+    if (up !== null) boot.push(up - ts);
+    if (up !== null && loaded !== null) load.push(loaded - up);
+  }
+  return {
+    infraMs: infraEnd - t0,
+    trainerMs: ms0 - infraEnd,
+    trainerWorkMs: finished?.duration_ms ?? null,
+    servingMs: tReady - ms0,
+    modelServerBootMs: median(boot),
+    modelLoadMs: median(load),
+  };
+}
+
+/** Wall time of a bare `node -e 0`: the machine's own process-start cost, for a side-by-side ratio. */
+async function nodeBootMs(): Promise<number> {
+  const t = performance.now();
+  const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  await once(child, 'exit');
+  return performance.now() - t;
+}
+
+async function oneStart(replicas: number, label: string): Promise<StartupRun> {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-bench-start-'));
+  const p = new LocalPlatform({ replicas, stateDir });
+  const spawned = new Map<string, number>();
+  p.onEvent((e) => {
+    if (e.type === 'replica-started' && !spawned.has(e.name)) spawned.set(e.name, e.ts_ms);
+  });
+  const t0 = Date.now();
+  const p0 = performance.now();
+  let totalMs = 0;
+  let tReady = 0;
+  let stopMs = 0;
+  try {
+    await p.start();
+    totalMs = performance.now() - p0;
+    tReady = Date.now();
+  } finally {
+    const s0 = performance.now();
+    await p.stop();
+    stopMs = performance.now() - s0;
+  }
+  // Read the logs before the state dir goes.
+  const phases = phasesFromLogs(stateDir, t0, tReady, spawned);
+  fs.rmSync(stateDir, { recursive: true, force: true });
+  log(`${label}: ${(totalMs / 1000).toFixed(2)} s (stop ${stopMs.toFixed(0)} ms)`);
+  return { totalMs, stopMs, phases };
+}
+
+/** Fills a V8 compile cache with every service module (not main.ts: importing it starts a server). */
+async function primeCompileCache(dir: string): Promise<void> {
+  const mods = ['registry', 'feature-server', 'model-server', 'gateway', 'controller'].map(
+    (s) => new URL(`../src/pipeline/${s}/server.ts`, import.meta.url).href,
+  );
+  mods.push(new URL('../src/pipeline/trainer/job.ts', import.meta.url).href);
+  const code = `await Promise.all(${JSON.stringify(mods)}.map((m) => import(m))); process.exit(0);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+    stdio: 'ignore',
+    env: { ...process.env, NODE_COMPILE_CACHE: dir },
+  });
+  await once(child, 'exit');
+}
+
+function summarize(runs: StartupRun[]) {
+  const med = (f: (r: StartupRun) => number | null | undefined) =>
+    median(runs.map(f).filter((x): x is number => typeof x === 'number'));
+  return {
+    runs,
+    medianMs: med((r) => r.totalMs),
+    minMs: runs.length ? Math.min(...runs.map((r) => r.totalMs)) : null,
+    maxMs: runs.length ? Math.max(...runs.map((r) => r.totalMs)) : null,
+    medianStopMs: med((r) => r.stopMs),
+    medianPhases: {
+      infraMs: med((r) => r.phases?.infraMs),
+      trainerMs: med((r) => r.phases?.trainerMs),
+      trainerWorkMs: med((r) => r.phases?.trainerWorkMs),
+      servingMs: med((r) => r.phases?.servingMs),
+      modelServerBootMs: med((r) => r.phases?.modelServerBootMs),
+      modelLoadMs: med((r) => r.phases?.modelLoadMs),
+    },
+  };
+}
+
+/**
+ * Cold starts as shipped, interleaved with starts whose processes get a warm V8 compile cache
+ * (NODE_COMPILE_CACHE, an environment option: no service code changes), so the two are compared
+ * under the same machine conditions.
+ */
+export async function benchStartup(opts: { repeats: number; replicas?: number; compileCache?: boolean }) {
+  const replicas = opts.replicas ?? 2;
+  const boots: number[] = [];
+  for (let i = 0; i < 5; i++) boots.push(await nodeBootMs());
+  const plain: StartupRun[] = [];
+  const cached: StartupRun[] = [];
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-bench-ccache-'));
+  const saved = process.env.NODE_COMPILE_CACHE;
+  try {
+    if (opts.compileCache) await primeCompileCache(cacheDir);
+    for (let i = 0; i < opts.repeats; i++) {
+      plain.push(await oneStart(replicas, `cold start ${i + 1}/${opts.repeats}`));
+      await sleep(500);
+      if (!opts.compileCache) continue;
+      process.env.NODE_COMPILE_CACHE = cacheDir;
+      try {
+        cached.push(await oneStart(replicas, `cold start with compile cache ${i + 1}/${opts.repeats}`));
+      } finally {
+        if (saved === undefined) delete process.env.NODE_COMPILE_CACHE;
+        else process.env.NODE_COMPILE_CACHE = saved;
+      }
+      await sleep(500);
+    }
+  } finally {
+    fs.rmSync(cacheDir, { recursive: true, force: true });
+  }
+  return {
+    repeats: opts.repeats,
+    nodeBootMedianMs: median(boots),
+    ...summarize(plain),
+    compileCache: opts.compileCache ? summarize(cached) : null,
+  };
+}
