@@ -57,7 +57,7 @@ describe('the browser probe (a synthetic user in Chromium)', () => {
 describe('each scenario fails, naming the right check, with its mechanism switched off', () => {
   const cases: [scenario: string, disable: string, check: string][] = [
     ['pod-kill', 'restart', 'mitigation.observed == true'],
-    ['pod-kill', 'retries', 'availability >= 99.5% during fault'],
+    ['pod-kill', 'retries', 'retries.total > 0 during fault'],
     ['feature-corruption', 'fallback', 'availability >= 99.5% during fault'],
     ['feature-store-outage', 'fallback', 'availability >= 99% during fault'],
     ['latency', 'breaker', 'latency.p90 <= 150ms during fault'],

@@ -4,6 +4,7 @@
 // and reuses the version instead of registering a duplicate. Training is deterministic for a seed, so
 // a reused version is exactly what a new run would have produced.
 
+import { cachedTraining } from './cache.ts';
 import { RegistryClient, RegistryError } from '../registry/client.ts';
 import {
   CHALLENGER_ALIAS,
@@ -169,7 +170,10 @@ async function ensureVersion(
     return found;
   }
   const started = Date.now();
-  const { artifact, auc } = make();
+  // Only pure training is cached; a degraded version derives from whatever the champion is right now.
+  const { artifact, auc, cached } = key.startsWith('degraded:')
+    ? { ...make(), cached: false }
+    : cachedTraining(`${key}:users=${ctx.users.length}:pop=${ctx.opts.populationSeed ?? DEFAULT_POPULATION_SEED}`, make);
   ModelArtifact.parse(artifact);
   const tags: Record<string, string> = {
     [KEY_TAG]: key,
@@ -191,6 +195,7 @@ async function ensureVersion(
     version,
     auc,
     train_ms: Date.now() - started,
+    cached,
   });
   return { version, auc };
 }
