@@ -1,21 +1,10 @@
 // A synthetic user in a real browser: every `everyMs` it opens the gateway's web page in Chromium,
 // checks a transaction and records whether a verdict appeared, how long it took, and which model
 // version answered.
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../browser/chromium.ts';
 import type { Journal } from '../runner/journal.ts';
 import type { Probe, ProbeResult } from './probe.ts';
-
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-export const chromiumPath = () => process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export interface BrowserProbeOptions {
   everyMs: number;
@@ -37,15 +26,9 @@ export class BrowserProbe implements Probe {
 
   async start(ctx: { endpoints: { gateway: string }; journal: Journal; clock: () => number }): Promise<void> {
     try {
-      this.browser = await chromium.launch({
-        executablePath: chromiumPath(),
-        args: CHROMIUM_ARGS,
-        timeout: 30_000,
-      });
+      this.browser = await launchChromium();
     } catch (e) {
-      throw new Error(
-        `browser probe: could not start Chromium at ${chromiumPath()} (install Debian's chromium or set CHROMIUM_PATH): ${(e as Error).message.split('\n')[0]}`,
-      );
+      throw new Error(`browser probe: could not start Chromium: ${(e as Error).message.split('\n')[0]}`);
     }
     const page = await this.browser.newPage();
     const url = new URL(this.opts.path, ctx.endpoints.gateway).toString();

@@ -1,42 +1,15 @@
 // report.pdf and screenshots: index.html rendered by Playwright in the system Chromium (Debian package,
 // never a downloaded browser). The page is opened from disk; every non-file request is refused, and the
 // PDF is printed only once the chart script has signalled that every chart has drawn.
-import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { chromiumPath, DEFAULT_CHROMIUM, launchChromium } from '../browser/chromium.ts';
 
-export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+export { chromiumPath, DEFAULT_CHROMIUM, launchChromium };
 
 /** A4 at 96 dpi minus the 11 mm side margins of the print CSS: the width charts are drawn at for print. */
 const A4_CONTENT_WIDTH_PX = Math.floor(((210 - 22) / 25.4) * 96);
 
-export function chromiumPath(explicit?: string): string {
-  const p = explicit ?? process.env.CHROMIUM_PATH ?? DEFAULT_CHROMIUM;
-  if (!existsSync(p)) {
-    throw new Error(
-      `Chromium not found at ${p}: install it (apt-get install -y chromium) or set CHROMIUM_PATH to its executable`,
-    );
-  }
-  return p;
-}
-
-export async function launchChromium(executablePath?: string): Promise<Browser> {
-  const { chromium } = await import('playwright-core');
-  return chromium.launch({
-    executablePath: chromiumPath(executablePath),
-    args: CHROMIUM_ARGS,
-    timeout: 30_000,
-  });
-}
 
 async function withPage<T>(
   browser: Browser | undefined,

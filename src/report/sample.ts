@@ -1,6 +1,7 @@
 // A synthetic, clearly labelled demo RunReport: a game day of 2–6 scenarios, 60 s of 1 s buckets each,
 // faults with windows, markers, runbooks and a failing scenario. Deterministic. Used by the report tests
 // (via test/helpers/sample-report.ts), the report benchmark and the README screenshot — never by a run.
+import { seededRandom } from '../load/random.ts';
 import type { CheckResult } from '../runner/evaluate.ts';
 import type { TimeSeriesPoint } from '../slo/timeseries.ts';
 import type { FaultRecord, Marker, RunbookSummary, RunReport, ScenarioReport, Verdict } from './model.ts';
@@ -22,16 +23,6 @@ export interface SampleOptions {
   name?: string;
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SECTIONS = (id: string, action: string): Record<string, string> => ({
   Detection: `Page fires on **${id}**. Confirm in Grafana:\n\n- error rate panel above 1%\n- \`model_server_up\` < replicas\n\nIf only one replica is affected, continue below.`,
@@ -180,7 +171,7 @@ const pct = (n: number) => `${+(n * 100).toFixed(4)}%`;
 const dur = (ms: number) => (ms < 1000 ? `${Math.round(ms)}ms` : `${+(ms / 1000).toFixed(3)}s`);
 
 function scenario(def: Def, index: number, start: number, opts: SampleOptions): ScenarioReport {
-  const r = rng(1000 + index);
+  const r = seededRandom(1000 + index);
   const t0 = start;
   const factor = opts.mttrFactor ?? 1;
   const firstInject = Math.min(...def.faults.map((f) => f[1]));

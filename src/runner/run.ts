@@ -12,6 +12,7 @@ import { FAULTS } from '../faults/index.ts';
 import { applyUndo } from '../faults/undo.ts';
 import { createBuiltinDriver, seededPayload } from '../load/builtin.ts';
 import { nowMs } from '../load/clock.ts';
+import { seededRandom } from '../load/random.ts';
 import type { PayloadTransform, RequestRecord } from '../load/driver.ts';
 import { BrowserProbe } from '../observe/browser-probe.ts';
 import { Observers } from '../observe/observers.ts';
@@ -97,7 +98,6 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   let loadStart = 0;
   let loadEnd = 0;
   let dataLoss: number | undefined;
-  let rng = mulberry(seed);
   let ctx: FaultContext | undefined;
 
   journal.append('run.start', {
@@ -164,12 +164,12 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     observers.start(platform);
     for (const p of probes) await p.start({ endpoints, journal, clock: nowMs });
     const entities = await listEntities(endpoints);
-    rng = mulberry(seed);
     ctx = {
       platform,
       endpoints,
       load: hooks,
-      random: rng,
+      // Victims and entities come from the scenario seed, so a rerun hits the same targets.
+      random: seededRandom(seed),
       entities: () => entities,
       trainer: (mode) => runTrainer(mode, endpoints, seed),
       log: (msg) => progress.event(msg),
@@ -580,17 +580,6 @@ function timelineMarkers(
   return out;
 }
 
-function mulberry(seed: number): () => number {
-  // Victims and entities are picked from the scenario seed so reruns hit the same targets.
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function sleepUntil(t: number, signal: AbortSignal): Promise<void> {
   const ms = t - nowMs();
