@@ -39,13 +39,9 @@ export class BrowserProbe implements Probe {
       try {
         await page.goto(url, { timeout: this.opts.timeoutMs, waitUntil: 'domcontentloaded' });
         await page.click('#check', { timeout: this.opts.timeoutMs });
-        // A string expression: it runs in the page, where the DOM exists (this file has no DOM types).
-        const state = await page.waitForFunction(
-          `(() => { const s = document.querySelector('#result')?.dataset.state; return s === 'done' || s === 'error' ? s : false; })()`,
-          undefined,
-          { timeout: this.opts.timeoutMs },
-        );
-        const ok = (await state.jsonValue()) === 'done';
+        // Locators wait without evaluating strings in the page, which its Content-Security-Policy forbids.
+        await page.locator('#result[data-state="done"], #result[data-state="error"]').waitFor({ timeout: this.opts.timeoutMs });
+        const ok = (await page.getAttribute('#result', 'data-state')) === 'done';
         const text = (sel: string) => page.textContent(sel).then((v) => v?.trim() || undefined);
         result = {
           t,
@@ -53,7 +49,11 @@ export class BrowserProbe implements Probe {
           ok,
           latencyMs: performance.now() - started,
           modelVersion: await text('#model-version'),
-          fallback: await text('#fallback'),
+          // The page shows "used – <reason>" or "not used"; data-used says which.
+          fallback:
+            (await page.getAttribute('#fallback', 'data-used')) === 'true'
+              ? (await text('#fallback'))?.replace(/^used – /, '')
+              : undefined,
           error: ok ? undefined : await text('#error'),
         };
       } catch (e) {

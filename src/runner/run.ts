@@ -14,6 +14,7 @@ import { createBuiltinDriver, seededPayload } from '../load/builtin.ts';
 import { nowMs } from '../load/clock.ts';
 import { seededRandom } from '../load/random.ts';
 import type { PayloadTransform, RequestRecord } from '../load/driver.ts';
+import { chromiumPath } from '../browser/chromium.ts';
 import { BrowserProbe } from '../observe/browser-probe.ts';
 import { Observers } from '../observe/observers.ts';
 import type { Probe, ProbeResult } from '../observe/probe.ts';
@@ -156,6 +157,8 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   };
 
   try {
+    // Preflight: a missing browser fails the run before a pipeline is started for nothing.
+    if (spec.probes.some((p) => p.type === 'browser')) chromiumPath();
     progress.phase('starting platform');
     const endpoints = await raceAbort(platform.start(), abortCtl.signal);
     journal.append('platform.ready', { endpoints: { ...endpoints, adminToken: '(redacted)' } });
@@ -291,6 +294,8 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     for (const t of timers) clearInterval(t);
     await driver?.stop().catch(() => undefined);
     if (!loadEnd) loadEnd = nowMs();
+    // The load never started (platform or probe failed): phases and charts are empty, not epoch-long.
+    if (!loadStart) loadStart = loadEnd;
     // Every fault reverted within the deadline, whatever went wrong above.
     await revertAll().catch((e) => {
       verdict = 'error';

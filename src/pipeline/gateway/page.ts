@@ -8,7 +8,7 @@ export const PAGE_CSP =
   "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 const EXAMPLE = {
-  user_id: 'user-0042',
+  user_id: 'u00042',
   type: 'TRANSFER',
   amount: 1250,
   old_balance: 5400,
