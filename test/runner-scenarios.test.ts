@@ -50,7 +50,9 @@ describe('the browser probe (a synthetic user in Chromium)', () => {
   it('fails as an infrastructure error (exit 3) naming the fix when Chromium is missing', async () => {
     const r = await run(['run', 'scenarios/user-journey.yaml'], { CHROMIUM_PATH: '/nonexistent/chromium' });
     expect(r.code).toBe(3);
-    expect(r.report.scenarios[0].reason).toMatch(/Chromium not found at \/nonexistent\/chromium.*CHROMIUM_PATH/);
+    expect(r.report.scenarios[0].reason).toMatch(
+      /Chromium not found at \/nonexistent\/chromium.*CHROMIUM_PATH/,
+    );
   }, 240_000);
 });
 

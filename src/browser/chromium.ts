@@ -27,5 +27,9 @@ export function chromiumPath(explicit?: string): string {
 
 export async function launchChromium(executablePath?: string): Promise<Browser> {
   const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath: chromiumPath(executablePath), args: CHROMIUM_ARGS, timeout: 30_000 });
+  return chromium.launch({
+    executablePath: chromiumPath(executablePath),
+    args: CHROMIUM_ARGS,
+    timeout: 30_000,
+  });
 }

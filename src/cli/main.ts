@@ -110,7 +110,9 @@ runbooks
   .option('-o, --output <file>', 'write to a file instead of stdout')
   .option('--runbook-base-url <url>', 'link runbooks in annotations as <url>/<id>.md')
   .action(run((dir: string, o: { output?: string; runbookBaseUrl?: string }) => runRunbooksExport(dir, o)));
-const report = program.command('report').description('regenerate reports from report.json, trends across runs');
+const report = program
+  .command('report')
+  .description('regenerate reports from report.json, trends across runs');
 report
   .command('trend')
   .description('HTML page with MTTD/MTTR and pass rate per scenario across runs (the game-day trend)')
@@ -130,7 +132,10 @@ report
   .option('--history [file]', 'also record the run in the history database')
   .action(
     run(async (dir: string | undefined, o: { pdf?: boolean; history?: string | boolean }) => {
-      if (!dir) throw new UsageError('report: give a run folder (faultline report reports/<run>) or a subcommand (trend, schema)');
+      if (!dir)
+        throw new UsageError(
+          'report: give a run folder (faultline report reports/<run>) or a subcommand (trend, schema)',
+        );
       return runReport(dir, o);
     }),
   );

@@ -40,7 +40,9 @@ export class BrowserProbe implements Probe {
         await page.goto(url, { timeout: this.opts.timeoutMs, waitUntil: 'domcontentloaded' });
         await page.click('#check', { timeout: this.opts.timeoutMs });
         // Locators wait without evaluating strings in the page, which its Content-Security-Policy forbids.
-        await page.locator('#result[data-state="done"], #result[data-state="error"]').waitFor({ timeout: this.opts.timeoutMs });
+        await page
+          .locator('#result[data-state="done"], #result[data-state="error"]')
+          .waitFor({ timeout: this.opts.timeoutMs });
         const ok = (await page.getAttribute('#result', 'data-state')) === 'done';
         const text = (sel: string) => page.textContent(sel).then((v) => v?.trim() || undefined);
         result = {

@@ -10,7 +10,6 @@ export { chromiumPath, DEFAULT_CHROMIUM, launchChromium };
 /** A4 at 96 dpi minus the 11 mm side margins of the print CSS: the width charts are drawn at for print. */
 const A4_CONTENT_WIDTH_PX = Math.floor(((210 - 22) / 25.4) * 96);
 
-
 async function withPage<T>(
   browser: Browser | undefined,
   viewport: { width: number; height: number },

@@ -23,7 +23,6 @@ export interface SampleOptions {
   name?: string;
 }
 
-
 const SECTIONS = (id: string, action: string): Record<string, string> => ({
   Detection: `Page fires on **${id}**. Confirm in Grafana:\n\n- error rate panel above 1%\n- \`model_server_up\` < replicas\n\nIf only one replica is affected, continue below.`,
   'Immediate mitigation': `1. Verify the automated ${action} happened (controller events).\n2. If not, run \`kubectl rollout restart deploy/model-server\`.\n3. Announce in #inc-fraud: "mitigation in progress" & keep the channel updated.\n\n<script>alert("not executed")</script>`,

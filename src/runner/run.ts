@@ -7,14 +7,14 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromiumPath } from '../browser/chromium.ts';
 import type { FaultContext, StoredRow, UndoRecord } from '../faults/fault.ts';
 import { FAULTS } from '../faults/index.ts';
 import { applyUndo } from '../faults/undo.ts';
 import { createBuiltinDriver, seededPayload } from '../load/builtin.ts';
 import { nowMs } from '../load/clock.ts';
-import { seededRandom } from '../load/random.ts';
 import type { PayloadTransform, RequestRecord } from '../load/driver.ts';
-import { chromiumPath } from '../browser/chromium.ts';
+import { seededRandom } from '../load/random.ts';
 import { BrowserProbe } from '../observe/browser-probe.ts';
 import { Observers } from '../observe/observers.ts';
 import type { Probe, ProbeResult } from '../observe/probe.ts';
@@ -584,7 +584,6 @@ function timelineMarkers(
   }
   return out;
 }
-
 
 function sleepUntil(t: number, signal: AbortSignal): Promise<void> {
   const ms = t - nowMs();

@@ -150,7 +150,8 @@ export function extractSignals(ix: JournalIndex, opts: SignalOptions = {}): Sign
   if (opts.records) {
     const buckets = new Map<number, { n: number; bad: number }>();
     for (const r of opts.records) {
-      if (r.fallback && r.outcome === 'ok') out.push({ t: r.tDone, name: 'fallback-engaged', reason: r.fallback });
+      if (r.fallback && r.outcome === 'ok')
+        out.push({ t: r.tDone, name: 'fallback-engaged', reason: r.fallback });
       const b = Math.floor(r.tDone / 1000);
       const s = buckets.get(b) ?? { n: 0, bad: 0 };
       s.n++;

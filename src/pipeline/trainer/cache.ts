@@ -7,7 +7,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelArtifact } from '../schema.ts';
 
-const SOURCES = ['./data.ts', './train.ts', '../schema.ts'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+const SOURCES = ['./data.ts', './train.ts', '../schema.ts'].map((p) =>
+  fileURLToPath(new URL(p, import.meta.url)),
+);
 
 let codeHash: string | undefined;
 function sourcesHash(): string {
@@ -32,10 +34,15 @@ export function cachedTraining<T extends { artifact: ModelArtifact; auc: number 
 ): T & { cached: boolean } {
   const dir = cacheDir();
   if (!dir) return { ...build(), cached: false };
-  const file = path.join(dir, `${createHash('sha256').update(`${key}\n${sourcesHash()}`).digest('hex').slice(0, 32)}.json`);
+  const file = path.join(
+    dir,
+    `${createHash('sha256').update(`${key}\n${sourcesHash()}`).digest('hex').slice(0, 32)}.json`,
+  );
   try {
     const hit = JSON.parse(fs.readFileSync(file, 'utf8')) as { artifact: unknown; auc: number | null };
-    return { artifact: ModelArtifact.parse(hit.artifact), auc: hit.auc, cached: true } as T & { cached: boolean };
+    return { artifact: ModelArtifact.parse(hit.artifact), auc: hit.auc, cached: true } as T & {
+      cached: boolean;
+    };
   } catch {
     // No entry, or a torn/stale one: train and (re)write it.
   }

@@ -4,7 +4,6 @@
 // and reuses the version instead of registering a duplicate. Training is deterministic for a seed, so
 // a reused version is exactly what a new run would have produced.
 
-import { cachedTraining } from './cache.ts';
 import { RegistryClient, RegistryError } from '../registry/client.ts';
 import {
   CHALLENGER_ALIAS,
@@ -14,6 +13,7 @@ import {
   PRIMARY_MODEL,
   STORE_FEATURE_NAMES,
 } from '../schema.ts';
+import { cachedTraining } from './cache.ts';
 import {
   DEFAULT_POPULATION_SEED,
   DEFAULT_POPULATION_SIZE,
@@ -173,7 +173,10 @@ async function ensureVersion(
   // Only pure training is cached; a degraded version derives from whatever the champion is right now.
   const { artifact, auc, cached } = key.startsWith('degraded:')
     ? { ...make(), cached: false }
-    : cachedTraining(`${key}:users=${ctx.users.length}:pop=${ctx.opts.populationSeed ?? DEFAULT_POPULATION_SEED}`, make);
+    : cachedTraining(
+        `${key}:users=${ctx.users.length}:pop=${ctx.opts.populationSeed ?? DEFAULT_POPULATION_SEED}`,
+        make,
+      );
   ModelArtifact.parse(artifact);
   const tags: Record<string, string> = {
     [KEY_TAG]: key,
