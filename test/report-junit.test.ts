@@ -142,7 +142,7 @@ describe('summary.md', () => {
     expect(md).toContain('| Check | Phase | Measured | Target | Result |');
     // Markdown-significant characters are escaped, failures are marked in words.
     expect(md).toContain(
-      '| availability &gt;= 99.5% during fault | fault phase | 94.0364% | &gt;= 99.5% | **FAIL** |',
+      '| availability &gt;= 99.5% during fault | fault phase | 94.2131% | &gt;= 99.5% | **FAIL** |',
     );
     expect(md).toContain('| steady-state: latency.p99 &lt;= 200ms | steady phase |');
     expect(md).toMatch(/- \*\*MTTR:\*\* 33\.0 s \(target 30\.0 s, missed\)/);
