@@ -170,17 +170,38 @@ export async function benchStartup(opts: { repeats: number; replicas?: number; c
   for (let i = 0; i < 5; i++) boots.push(await nodeBootMs());
   const plain: StartupRun[] = [];
   const cached: StartupRun[] = [];
+  const trained: StartupRun[] = [];
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-bench-ccache-'));
+  const trainerCache = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-bench-trainer-'));
   const saved = process.env.NODE_COMPILE_CACHE;
+  const savedTrainer = process.env.FAULTLINE_TRAINER_CACHE;
+  const withTrainerCache = async <T>(value: string, fn: () => Promise<T>) => {
+    process.env.FAULTLINE_TRAINER_CACHE = value;
+    try {
+      return await fn();
+    } finally {
+      if (savedTrainer === undefined) delete process.env.FAULTLINE_TRAINER_CACHE;
+      else process.env.FAULTLINE_TRAINER_CACHE = savedTrainer;
+    }
+  };
   try {
     if (opts.compileCache) await primeCompileCache(cacheDir);
+    // Primes the trainer cache: the "trained models cached" series measures a second start.
+    await withTrainerCache(trainerCache, () => oneStart(replicas, 'priming the trainer cache'));
     for (let i = 0; i < opts.repeats; i++) {
-      plain.push(await oneStart(replicas, `cold start ${i + 1}/${opts.repeats}`));
+      // Truly cold: the trainer trains every model (its result cache is off).
+      plain.push(await withTrainerCache('off', () => oneStart(replicas, `cold start ${i + 1}/${opts.repeats}`)));
+      await sleep(500);
+      trained.push(
+        await withTrainerCache(trainerCache, () => oneStart(replicas, `start with trained models cached ${i + 1}/${opts.repeats}`)),
+      );
       await sleep(500);
       if (!opts.compileCache) continue;
       process.env.NODE_COMPILE_CACHE = cacheDir;
       try {
-        cached.push(await oneStart(replicas, `cold start with compile cache ${i + 1}/${opts.repeats}`));
+        cached.push(
+          await withTrainerCache('off', () => oneStart(replicas, `cold start with compile cache ${i + 1}/${opts.repeats}`)),
+        );
       } finally {
         if (saved === undefined) delete process.env.NODE_COMPILE_CACHE;
         else process.env.NODE_COMPILE_CACHE = saved;
@@ -189,11 +210,13 @@ export async function benchStartup(opts: { repeats: number; replicas?: number; c
     }
   } finally {
     fs.rmSync(cacheDir, { recursive: true, force: true });
+    fs.rmSync(trainerCache, { recursive: true, force: true });
   }
   return {
     repeats: opts.repeats,
     nodeBootMedianMs: median(boots),
     ...summarize(plain),
     compileCache: opts.compileCache ? summarize(cached) : null,
+    trainedCached: summarize(trained),
   };
 }

@@ -1,4 +1,8 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { launchChromium } from '../src/browser/chromium.ts';
+import { readJournal } from '../src/runner/journal.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { failedChecks, readReport, runCli, tempHome } from './helpers/cli.ts';
 
@@ -15,7 +19,37 @@ async function run(args: string[], env?: Record<string, string>) {
   homes.push(home);
   const reportDir = path.join(home, 'report');
   const r = await runCli([...args, '--report-dir', reportDir, '--quiet'], { home, env });
-  return { ...r, report: readReport(reportDir) };
+  return { ...r, reportDir, report: readReport(reportDir) };
+}
+
+/** Opens a run's index.html in Chromium and reads what the charts drew. */
+async function openReport(reportDir: string) {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const url = pathToFileURL(path.join(reportDir, 'index.html')).href;
+    const requests: string[] = [];
+    const problems: string[] = [];
+    page.on('request', (q) => requests.push(q.url()));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(url, { waitUntil: 'load' });
+    await page.waitForFunction('document.documentElement.dataset.chartsReady !== undefined', null, { timeout: 15_000 });
+    const charts = await page.$$eval('section.scenario .chart[data-chart]', (els) =>
+      els.map((e) => ({
+        scenario: e.closest('section.scenario')?.getAttribute('data-scenario'),
+        kind: e.getAttribute('data-chart'),
+        points: Number(e.getAttribute('data-points')),
+        windows: Number(e.getAttribute('data-fault-windows')),
+      })),
+    );
+    await page.screenshot({ path: path.join(reportDir, 'screenshot.png'), fullPage: true });
+    return { charts, requests, problems, url };
+  } finally {
+    await browser.close();
+  }
 }
 
 describe('the game day', () => {
@@ -43,8 +77,23 @@ describe('the browser probe (a synthetic user in Chromium)', () => {
     expect(r.code).toBe(0);
     expect(s.probes?.length).toBeGreaterThanOrEqual(10);
     expect(s.probes?.every((p) => p.modelVersion)).toBe(true);
-    const browser = s.checks.find((c) => c.check === 'browser.success >= 95% during fault');
-    expect(browser?.measured).toBeGreaterThanOrEqual(0.95);
+    const browserCheck = s.checks.find((c) => c.check === 'browser.success >= 95% during fault');
+    expect(browserCheck?.measured).toBeGreaterThanOrEqual(0.95);
+    // The synthetic user scored a known customer with the primary model.
+    expect(s.probes?.filter((p) => !p.fallback).length).toBeGreaterThanOrEqual(10);
+
+    // The report of this real run, opened in Chromium: every chart drew data with the fault window shaded.
+    const page = await openReport(r.reportDir);
+    expect(page.charts.length).toBe(4);
+    for (const c of page.charts) {
+      expect(c.points, `${c.kind} points`).toBeGreaterThan(20);
+      expect(c.windows, `${c.kind} fault windows`).toBe(s.faults.length);
+    }
+    expect(page.problems).toEqual([]);
+    expect(page.requests).toEqual([page.url]);
+    for (const f of ['junit.xml', 'summary.md', 'report.json', 'screenshot.png']) {
+      expect(fs.existsSync(path.join(r.reportDir, f)), f).toBe(true);
+    }
   }, 240_000);
 
   it('fails as an infrastructure error (exit 3) naming the fix when Chromium is missing', async () => {
@@ -61,7 +110,6 @@ describe('each scenario fails, naming the right check, with its mechanism switch
     ['pod-kill', 'restart', 'mitigation.observed == true'],
     ['pod-kill', 'retries', 'retries.total > 0 during fault'],
     ['feature-corruption', 'fallback', 'availability >= 99.5% during fault'],
-    ['feature-store-outage', 'fallback', 'availability >= 99% during fault'],
     ['latency', 'breaker', 'latency.p90 <= 150ms during fault'],
     ['bad-model-rollout', 'rollback', 'rollback.time <= runbook'],
   ];
@@ -73,4 +121,20 @@ describe('each scenario fails, naming the right check, with its mechanism switch
       expect(r.stdout).toContain(`✗ ${check}`);
     }, 240_000);
   }
+
+  it('feature-store-outage with --disable fallback fails "availability >= 99% during fault"; the abort condition halts the run and reverts every fault within 2 s', async () => {
+    // Without the fallback, a feature-store outage fails every request: `error_rate > 50% for 5s` aborts.
+    const r = await run(['run', 'scenarios/feature-store-outage.yaml', '--disable', 'fallback']);
+    const s = r.report.scenarios[0];
+    expect(r.code).toBe(1);
+    expect(s.verdict).toBe('aborted');
+    expect(s.reason).toMatch(/abort condition met: error_rate > 50% for 5s/);
+    expect(failedChecks(r.report)).toContain('availability >= 99% during fault');
+    expect(r.stdout).toContain('✗ availability >= 99% during fault');
+    const journal = readJournal(path.join(r.reportDir, s.journal));
+    const abortedAt = journal.find((e) => e.type === 'run.interrupted')!.ts_ms;
+    const reverted = journal.filter((e) => e.type === 'fault.reverted');
+    expect(reverted).toHaveLength(s.faults.length);
+    expect(Math.max(...reverted.map((e) => e.ts_ms)) - abortedAt).toBeLessThan(2000);
+  }, 240_000);
 });

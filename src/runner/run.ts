@@ -292,15 +292,16 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     progress.event(`${verdict}: ${reason}`);
   } finally {
     for (const t of timers) clearInterval(t);
-    await driver?.stop().catch(() => undefined);
-    if (!loadEnd) loadEnd = nowMs();
-    // The load never started (platform or probe failed): phases and charts are empty, not epoch-long.
-    if (!loadStart) loadStart = loadEnd;
-    // Every fault reverted within the deadline, whatever went wrong above.
+    // Every fault reverted first (within the abort deadline), whatever went wrong above; then the load
+    // stops (it may wait for in-flight requests up to their timeout).
     await revertAll().catch((e) => {
       verdict = 'error';
       reason = `${reason ? `${reason}; ` : ''}${(e as Error).message}`;
     });
+    await driver?.stop().catch(() => undefined);
+    if (!loadEnd) loadEnd = nowMs();
+    // The load never started (platform or probe failed): phases and charts are empty, not epoch-long.
+    if (!loadStart) loadStart = loadEnd;
     await Promise.all(probes.map((p) => p.stop()));
     await observers?.stop();
     progress.detach();
