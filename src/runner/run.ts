@@ -259,8 +259,10 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       await at(p.atMs);
       const task = (async () => {
         const f = await injectOne(p);
-        if (f && p.revertAtMs !== undefined) {
-          await at(p.revertAtMs);
+        // A pod kill has nothing to undo, but its fault window still ends (its no-op revert marks it).
+        const endAt = p.revertAtMs ?? p.windowEndMs;
+        if (f && endAt !== undefined) {
+          await at(endAt);
           await revert(f);
         }
       })();
@@ -363,7 +365,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   return {
     name: metadata.name,
     description: metadata.description,
-    file: path.relative(opts.runDir, opts.file) || opts.file,
+    file: displayPath(opts.file),
     verdict,
     reason,
     startedAt,
@@ -539,6 +541,12 @@ function harnessHealth(entries: { type: string; [k: string]: unknown }[]): Scena
   const max = Math.max(...h.map((e) => Number(e.loopDelayMaxMs)));
   const p99 = Math.max(...h.map((e) => Number(e.loopDelayP99Ms)));
   return { loopDelayMaxMs: max, loopDelayP99Ms: p99, starved: max > STARVED_LOOP_DELAY_MS };
+}
+
+/** Scenario files are shown relative to where faultline ran, when they are below it. */
+export function displayPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
 function sliValue(metric: string, s: ReturnType<typeof summarize>): number | null {

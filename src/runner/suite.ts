@@ -9,7 +9,7 @@ import type { Runbook } from '../runbooks/schema.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { SliName, Slo, SloOp } from '../slo/stats.ts';
 import type { Progress } from './progress.ts';
-import { type ResolvedRunbook, runScenario } from './run.ts';
+import { displayPath, type ResolvedRunbook, runScenario } from './run.ts';
 
 export const DEFINITIONS: Record<string, string> = {
   'fault start (t0)':
@@ -67,7 +67,7 @@ export function resolveRunbook(rb: Runbook): ResolvedRunbook {
       id: rb.id,
       title: rb.title,
       severity: rb.severity,
-      file: rb.file,
+      file: displayPath(rb.file),
       detection: { signal: rb.detection.signal.source, withinMs: rb.detection.within },
       mitigation: { automated: rb.mitigation.automated, withinMs: rb.mitigation.within ?? rb.mttr_target },
       mttrTargetMs: rb.mttr_target,
