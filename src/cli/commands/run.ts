@@ -81,6 +81,15 @@ export async function runCommand(paths: string[], flags: RunFlags, mode: 'run' |
     }
   }
   if (scenarios.length === 0) throw new UsageError(`no scenario found in ${paths.join(', ')}`);
+  // Parts of the format this build cannot run yet are refused up front rather than run differently.
+  for (const s of scenarios) {
+    if (s.scenario.spec.load.driver !== 'builtin') {
+      throw new UsageError(`${s.file}: spec.load.driver: "${s.scenario.spec.load.driver}" is not available in this build (available: builtin)`);
+    }
+    if (s.scenario.spec.target !== 'reference') {
+      throw new UsageError(`${s.file}: spec.target: external targets are not available in this build (use target: reference)`);
+    }
+  }
   name ||=
     scenarios.length === 1 ? scenarios[0].scenario.metadata.name : path.basename(path.resolve(paths[0]));
 
