@@ -105,6 +105,8 @@ describe('feature-server (SQLite)', () => {
         FEATURE_STORE: path.join(dir, 'main', 'f.db'),
         ADMIN_TOKEN: 'tok',
         FEATURE_TTL_SECONDS: '60',
+        // The test reads the port from the info-level "listening" line.
+        LOG_LEVEL: 'info',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
