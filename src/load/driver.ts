@@ -1,6 +1,7 @@
 // The load-driver contract the runner programs against: the built-in open-model generator
 // (builtin.ts) and an external driver such as k6 implement the same interface.
 import type { Histogram } from '../slo/hdr.ts';
+import type { LatencySummary } from '../slo/summarize.ts';
 
 export type Outcome = 'ok' | 'error' | 'dropped' | 'timeout';
 
@@ -29,16 +30,8 @@ export interface RequestRecord {
   error?: string;
 }
 
-export interface LatencySummaryMs {
-  count: number;
-  p50: number | null;
-  p90: number | null;
-  p95: number | null;
-  p99: number | null;
-  p999: number | null;
-  max: number | null;
-  mean: number | null;
-}
+/** Milliseconds; the same shape the SLO library reports for a window. */
+export type LatencySummaryMs = LatencySummary;
 
 export interface LoadResult {
   startedAt: number;

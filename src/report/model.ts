@@ -1,6 +1,7 @@
 // report.json: everything a report is rendered from. `faultline report <run-dir>` regenerates every
 // other artifact (junit.xml, summary.md, index.html, report.pdf) from this file alone.
 import type { CheckResult } from '../runner/evaluate.ts';
+import type { LatencySummary } from '../slo/summarize.ts';
 import type { TimeSeriesPoint } from '../slo/timeseries.ts';
 
 export const REPORT_SCHEMA_VERSION = 1;
@@ -112,15 +113,7 @@ export interface ScenarioReport {
         availability: number | null;
         errorRate: number | null;
         fallbackShare: number | null;
-        latency: {
-          p50: number | null;
-          p90: number | null;
-          p95: number | null;
-          p99: number | null;
-          p999: number | null;
-          max: number | null;
-          mean: number | null;
-        };
+        latency: Omit<LatencySummary, 'count'>;
         throughput: number;
       }
     >;
