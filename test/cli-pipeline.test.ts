@@ -88,6 +88,9 @@ describe('faultline pipeline up/status/down', () => {
     const disable = await cli(['pipeline', 'up', '--detach', '--disable', 'bogus', '--state-dir', stateDir]);
     expect(disable.code).toBe(2);
     expect(disable.stderr).toMatch(/--disable: .*bogus/);
+    const links = await cli(['pipeline', 'up', '--fault-links', 'gateway->registry', '--state-dir', stateDir]);
+    expect(links.code).toBe(2);
+    expect(links.stderr).toMatch(/--fault-links: unknown link "gateway->registry"/);
     // Nothing was started.
     expect((await cli(['pipeline', 'status'])).stdout).toMatch(/no local pipeline is running/);
   });

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { wantsProxy } from '../src/platforms/local/local-platform.ts';
 import { ProxyHub, toxiproxyApi } from '../src/platforms/local/toxiproxy-api.ts';
 
 // A real upstream HTTP server behind the built-in fault proxy, controlled through its Toxiproxy API.
@@ -158,5 +159,18 @@ describe('built-in fault proxy (Toxiproxy semantics)', () => {
     });
     expect([dup1.status, dup2.status]).toEqual([200, 409]);
     await control('DELETE', '/proxies/svc/toxics/d');
+  });
+});
+
+describe('which links the local platform proxies', () => {
+  it('all, none, or names where a bare name selects every replica link', () => {
+    expect(wantsProxy('all', 'gateway->model-server-1')).toBe(true);
+    expect(wantsProxy([], 'model-server->feature-server')).toBe(false);
+    const sel = ['gateway->model-server', 'model-server->registry'];
+    expect(wantsProxy(sel, 'gateway->model-server-0')).toBe(true);
+    expect(wantsProxy(sel, 'gateway->model-server-canary')).toBe(true);
+    expect(wantsProxy(sel, 'model-server->registry')).toBe(true);
+    expect(wantsProxy(sel, 'model-server->feature-server')).toBe(false);
+    expect(wantsProxy(['gateway->model-server-1'], 'gateway->model-server-0')).toBe(false);
   });
 });

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../src/browser/chromium.ts';
 import { readJournal } from '../src/runner/journal.ts';
-import { afterAll, describe, expect, it } from 'vitest';
 import { failedChecks, readReport, runCli, tempHome } from './helpers/cli.ts';
 
 // The shipped scenarios, both directions: the game day passes on the reference pipeline, and each
@@ -36,7 +36,9 @@ async function openReport(reportDir: string) {
     });
     page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(url, { waitUntil: 'load' });
-    await page.waitForFunction('document.documentElement.dataset.chartsReady !== undefined', null, { timeout: 15_000 });
+    await page.waitForFunction('document.documentElement.dataset.chartsReady !== undefined', null, {
+      timeout: 15_000,
+    });
     const charts = await page.$$eval('section.scenario .chart[data-chart]', (els) =>
       els.map((e) => ({
         scenario: e.closest('section.scenario')?.getAttribute('data-scenario'),
@@ -65,6 +67,10 @@ describe('the game day', () => {
     for (const s of r.report.scenarios) {
       expect(s.faults.length).toBeGreaterThan(0);
       expect(s.faults.every((f) => f.injectedAt && f.revertedAt)).toBe(true);
+      // A fault proxy only on the links this scenario injects network faults on.
+      const start = readJournal(path.join(r.reportDir, s.journal)).find((e) => e.type === 'run.start');
+      const latency = s.faults.some((f) => f.type === 'latency');
+      expect(start?.fault_links, s.name).toEqual(latency ? ['model-server->feature-server'] : []);
     }
   }, 600_000);
 });

@@ -38,6 +38,11 @@ const pipelineFlags = (c: Command) =>
     .option('--seed <n>', 'seed for the trainer and synthetic data', '42')
     .option('--state-dir <dir>', 'where databases, artifacts and logs live')
     .option('--canary', 'add a model-server replica serving alias "challenger" behind the canary pool')
+    .option(
+      '--fault-links <links>',
+      'links that get a fault proxy: all, none, or a comma list such as model-server->feature-server',
+      'all',
+    )
     .addOption(
       new Option(
         '--disable <mechanisms>',

@@ -29,6 +29,12 @@ export interface PipelineOptions {
   stateDir?: string;
   /** Add one model-server replica serving alias `challenger` behind the gateway's canary pool. */
   canary?: boolean;
+  /**
+   * Links that get a fault proxy: `all` (default) or link names / prefixes such as
+   * `gateway->model-server`. Other links connect directly, so a run pays for relays only where it
+   * can inject network faults.
+   */
+  faultLinks?: 'all' | readonly string[];
 }
 
 export interface ReplicaInfo {

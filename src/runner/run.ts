@@ -66,6 +66,7 @@ export interface ScenarioRunOptions {
     disabled: Set<Mechanism>;
     seed: number;
     stateDir: string;
+    faultLinks: string[];
   }) => Platform;
 }
 
@@ -77,6 +78,11 @@ interface ActiveFault {
 }
 
 class Aborted extends Error {}
+
+function networkLinks(entries: Scenario['spec']['faults']): string[] {
+  const faults = entries.flatMap((e) => ('parallel' in e ? e.parallel : [e]));
+  return [...new Set(faults.flatMap((f) => (f.type === 'latency' ? [f.link] : [])))];
+}
 
 export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions): Promise<ScenarioReport> {
   const { spec, metadata } = scenario;
@@ -108,11 +114,19 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     replicas,
     disabled: [...disabled],
     platform: 'local',
+    fault_links: networkLinks(spec.faults),
     host: os.hostname(),
   });
-  const platform =
-    opts.platform?.({ replicas, disabled, seed, stateDir: path.join(opts.dir, 'pipeline') }) ??
-    new LocalPlatform({ replicas, disabled, seed, stateDir: path.join(opts.dir, 'pipeline') });
+  // Fault proxies only where this scenario injects network faults: relays elsewhere would only
+  // add latency and CPU to what is measured.
+  const platformOpts = {
+    replicas,
+    disabled,
+    seed,
+    stateDir: path.join(opts.dir, 'pipeline'),
+    faultLinks: networkLinks(spec.faults),
+  };
+  const platform = opts.platform?.(platformOpts) ?? new LocalPlatform(platformOpts);
   let observers: Observers | undefined;
   const probes: Probe[] = spec.probes.map(
     (p) => new BrowserProbe({ everyMs: p.every, timeoutMs: p.timeout, path: p.path }),

@@ -18,6 +18,7 @@ export interface UpOptions {
   stateDir?: string;
   seed: string;
   canary?: boolean;
+  faultLinks?: string;
 }
 
 export function parsePipelineOptions(o: UpOptions) {
@@ -36,7 +37,33 @@ export function parsePipelineOptions(o: UpOptions) {
   } catch (e) {
     throw new UsageError(`--disable: ${(e as Error).message.replace(/^FAULTLINE_DISABLE: /, '')}`);
   }
-  return { replicas, seed, store: o.store, disabled, canary: !!o.canary };
+  return {
+    replicas,
+    seed,
+    store: o.store,
+    disabled,
+    canary: !!o.canary,
+    faultLinks: parseFaultLinks(o.faultLinks),
+  };
+}
+
+const LINK_SELECTOR =
+  /^(?:gateway->model-server(?:-(?:\d+|canary))?|model-server->feature-server|model-server->registry)$/;
+
+function parseFaultLinks(v: string | undefined): 'all' | string[] {
+  if (v === undefined || v === 'all') return 'all';
+  if (v === 'none') return [];
+  const links = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const l of links) {
+    if (!LINK_SELECTOR.test(l))
+      throw new UsageError(
+        `--fault-links: unknown link "${l}" (expected all, none, or links among gateway->model-server[-<i>], model-server->feature-server, model-server->registry)`,
+      );
+  }
+  return links;
 }
 
 export function printEndpoints(ep: PipelineEndpoints, out = process.stdout) {
@@ -104,6 +131,7 @@ async function detach(o: UpOptions, stateDir: string): Promise<number> {
   ];
   if (o.disable) args.push('--disable', o.disable);
   if (o.canary) args.push('--canary');
+  if (o.faultLinks) args.push('--fault-links', o.faultLinks);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   child.unref();

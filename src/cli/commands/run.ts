@@ -84,10 +84,14 @@ export async function runCommand(paths: string[], flags: RunFlags, mode: 'run' |
   // Parts of the format this build cannot run yet are refused up front rather than run differently.
   for (const s of scenarios) {
     if (s.scenario.spec.load.driver !== 'builtin') {
-      throw new UsageError(`${s.file}: spec.load.driver: "${s.scenario.spec.load.driver}" is not available in this build (available: builtin)`);
+      throw new UsageError(
+        `${s.file}: spec.load.driver: "${s.scenario.spec.load.driver}" is not available in this build (available: builtin)`,
+      );
     }
     if (s.scenario.spec.target !== 'reference') {
-      throw new UsageError(`${s.file}: spec.target: external targets are not available in this build (use target: reference)`);
+      throw new UsageError(
+        `${s.file}: spec.target: external targets are not available in this build (use target: reference)`,
+      );
     }
   }
   name ||=

@@ -39,7 +39,12 @@ interface Slot {
   current?: LoadedModel;
   /** Version whose artifact failed validation: not downloaded again until the alias moves on. */
   rejected?: string;
+  /** "alias not set yet" is logged once, not at every startup poll. */
+  warnedUnset?: boolean;
 }
+
+/** Registry poll period while the first models are not loaded yet. */
+const STARTUP_POLL_MS = 100;
 
 export interface ModelManagerOptions {
   registry: ModelSource;
@@ -114,10 +119,13 @@ export class ModelManager {
     const first = this.pollOnce();
     const loop = () => {
       if (this.stopped) return;
+      // Until the first models load (a replica may boot before the trainer registers them), poll
+      // often: readiness waits on it.
+      const every = this.ready() ? this.opts.intervalMs : Math.min(this.opts.intervalMs, STARTUP_POLL_MS);
       this.timer = setTimeout(async () => {
         await this.pollOnce();
         loop();
-      }, this.opts.intervalMs);
+      }, every);
     };
     void first.then(loop);
     return first;
@@ -168,7 +176,10 @@ export class ModelManager {
       return;
     }
     if (!target) {
-      if (!slot.current) log.warn({ model: slot.name, alias: slot.alias }, 'alias not set yet');
+      if (!slot.current && !slot.warnedUnset) {
+        slot.warnedUnset = true;
+        log.info({ model: slot.name, alias: slot.alias }, 'alias not set yet; waiting for it');
+      }
       return;
     }
     if (target.version === slot.current?.version || target.version === slot.rejected) return;

@@ -2,7 +2,9 @@
 //   REGISTRY_URL (required), FEATURE_SERVER_URL (bootstrap materializes user features there),
 //   ADMIN_TOKEN, SEED (default 42), MODE (bootstrap | retrain | degraded:<skewed|inverted|broken>;
 //   default retrain, so the controller's retrain trigger can spawn the job as is),
-//   USERS (population size, default 5000), POPULATION_SEED (default 42).
+//   USERS (population size, default 5000), POPULATION_SEED (default 42), WAIT_READY_MS (how long
+//   to wait for the registry and feature-server to answer /readyz before starting, default 0: like
+//   a Kubernetes Job, it may be started before its dependencies).
 // stdout: exactly one JSON line, the result. Progress logs go to stderr as JSON lines.
 // Exit code 0 on success, 1 on failure (message on stderr), 2 on invalid configuration.
 import { envNumber, envString } from '../common/config.ts';
@@ -16,6 +18,7 @@ const log = (msg: string, fields: Record<string, unknown> = {}) =>
   );
 
 let config: Parameters<typeof runTrainer>[0];
+let waitReadyMs = 0;
 try {
   const mode = envString('MODE', 'retrain') as TrainerMode;
   if (
@@ -40,6 +43,7 @@ try {
     populationSeed: envNumber('POPULATION_SEED', DEFAULT_POPULATION_SEED),
     log,
   };
+  waitReadyMs = envNumber('WAIT_READY_MS', 0);
 } catch (e) {
   process.stderr.write(`trainer: invalid configuration: ${(e as Error).message}\n`);
   process.exit(2);
@@ -48,6 +52,8 @@ try {
 try {
   const started = Date.now();
   log('trainer started', { mode: config.mode, seed: config.seed, registry: config.registryUrl });
+  const deps = [config.registryUrl, config.featureServerUrl].filter((u): u is string => !!u);
+  await Promise.all(deps.map((u) => waitReady(u, waitReadyMs)));
   const result = await runTrainer(config);
   log('trainer finished', { duration_ms: Date.now() - started });
   process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -55,4 +61,19 @@ try {
 } catch (e) {
   process.stderr.write(`trainer: ${config.mode} failed: ${(e as Error).message}\n`);
   process.exit(1);
+}
+
+/** Resolves once `${base}/readyz` answers 200, or after `ms`: the job's own calls then say what is wrong. */
+async function waitReady(base: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${base.replace(/\/+$/, '')}/readyz`, { signal: AbortSignal.timeout(1000) });
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

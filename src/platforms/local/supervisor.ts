@@ -11,6 +11,8 @@ export interface ProcessSpec {
   replica: number;
   /** Script run with this Node binary. */
   entry: string;
+  /** Node/V8 options placed before the script. */
+  execArgv?: string[];
   env: Record<string, string>;
   port: number;
   logFile: string;
@@ -144,7 +146,7 @@ export class Supervisor extends EventEmitter {
   private launch(r: Replica) {
     const { spec } = r;
     const log = fs.openSync(spec.logFile, 'a');
-    const child = spawn(process.execPath, [spec.entry], {
+    const child = spawn(process.execPath, [...(spec.execArgv ?? []), spec.entry], {
       env: { ...process.env, ...spec.env, PORT: String(spec.port) },
       stdio: ['ignore', log, log],
     });
