@@ -42,7 +42,10 @@ export class SqliteStore implements FeatureStore {
   private constructor(file: string) {
     this.file = file;
     this.db = new DatabaseSync(file);
+    // This process is the store's only user, so it keeps the file lock instead of taking and
+    // releasing it around every read (two fcntl calls per lookup) and needs no shared-memory index.
     this.db.exec(`
+      PRAGMA locking_mode = EXCLUSIVE;
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;
       PRAGMA busy_timeout = 2000;

