@@ -80,6 +80,20 @@ export function rssMiB(pid: number): number | null {
   }
 }
 
+/**
+ * Proportional set size in MiB (`Pss` of /proc/<pid>/smaps_rollup): each shared page charged in
+ * equal parts to the processes mapping it, so a sum over processes counts the Node binary's pages
+ * once instead of once per process. Null if the process is gone.
+ */
+export function pssMiB(pid: number): number | null {
+  try {
+    const m = /^Pss:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
 const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s on every mainstream kernel.
 
 /** CPU time (user + system) a process has used so far, in ms, or null if it is gone. */

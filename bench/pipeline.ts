@@ -1,5 +1,6 @@
-// Benchmark 1 (pipeline throughput through the gateway, side by side with the generator's loopback
-// ceiling and a wrk cross-check) and benchmark 3 (RSS of every pipeline process).
+// Benchmark 1 (pipeline throughput through the gateway, side by side with the same pipeline with a
+// fault proxy on every link, the generator's loopback ceiling and a wrk cross-check) and
+// benchmark 3 (RSS and PSS of every pipeline process).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,12 +14,14 @@ import {
   maxSustained,
   runLoad,
 } from './generator.ts';
-import { log, procCpuMs, rssMiB, sleep, startTrivialServer } from './lib.ts';
+import { log, procCpuMs, pssMiB, rssMiB, sleep, startTrivialServer } from './lib.ts';
 import { haveWrk, runWrk, type WrkResult, writeWrkScript } from './wrk.ts';
 
 export interface RssSample {
   totalMiB: number;
-  processes: { name: string; service: string; pid: number; rssMiB: number }[];
+  /** Sum of PSS: shared pages (the Node binary, mapped by every process) counted once overall. */
+  totalPssMiB: number;
+  processes: { name: string; service: string; pid: number; rssMiB: number; pssMiB: number }[];
   /** The harness process itself (hosts the local platform's fault proxies and the load worker). */
   harnessMiB: number;
 }
@@ -29,11 +32,14 @@ export async function pipelineRss(p: LocalPlatform): Promise<RssSample> {
     for (const r of await p.replicas(service)) {
       if (!r.pid) continue;
       const rss = rssMiB(r.pid);
-      if (rss !== null) processes.push({ name: r.name, service, pid: r.pid, rssMiB: rss });
+      const pss = pssMiB(r.pid);
+      if (rss !== null && pss !== null)
+        processes.push({ name: r.name, service, pid: r.pid, rssMiB: rss, pssMiB: pss });
     }
   }
   return {
     totalMiB: processes.reduce((a, b) => a + b.rssMiB, 0),
+    totalPssMiB: processes.reduce((a, b) => a + b.pssMiB, 0),
     processes,
     harnessMiB: process.memoryUsage().rss / 2 ** 20,
   };
@@ -164,7 +170,14 @@ export interface PipelineBenchOptions {
 
 export async function benchPipeline(o: PipelineBenchOptions) {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-bench-pipeline-'));
-  const platform = new LocalPlatform({ replicas: 2, stateDir });
+  // As the runner starts it for a scenario without network faults: no fault proxy on any link.
+  const platform = new LocalPlatform({ replicas: 2, stateDir, faultLinks: [] });
+  // Side by side: the same pipeline with a fault proxy on every link (a scenario with network faults
+  // proxies only the links it targets, so this is the upper bound of what proxies cost).
+  const proxiedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-bench-proxied-'));
+  const proxied = o.throughput
+    ? new LocalPlatform({ replicas: 2, stateDir: proxiedDir, faultLinks: 'all' })
+    : undefined;
   const trivial = await startTrivialServer();
   const out: {
     stateDir: string;
@@ -180,6 +193,9 @@ export async function benchPipeline(o: PipelineBenchOptions) {
     /** Non-zero counter increases per pipeline step (feature fetch outcomes, retries, fallback). */
     counters?: { rate: number; delta: Record<string, number> }[];
     cpu?: CpuPerRequest[];
+    /** The same accounting for the proxied pipeline. */
+    proxiedCpu?: CpuPerRequest[];
+    proxiedMaxRate?: number;
     /** The same accounting for the ceiling steps (trivial server + generator). */
     ceilingCpu?: CpuPerRequest[];
     pipelineMaxRate?: number;
@@ -188,8 +204,14 @@ export async function benchPipeline(o: PipelineBenchOptions) {
   } = { stateDir };
   let ok = false;
   try {
-    log('pipeline: starting the local platform (2 model-server replicas)');
+    log('pipeline: starting the local platform (2 model-server replicas, no fault proxies)');
     const ep = await platform.start();
+    let proxiedEp: Awaited<ReturnType<LocalPlatform['start']>> | undefined;
+    if (proxied) {
+      log('pipeline: starting a second one with a fault proxy on every link');
+      proxiedEp = await proxied.start();
+      await runLoad({ url: proxiedEp.gateway, rate: 200, durationMs: o.warmupMs });
+    }
     log(`pipeline: ready, warming up for ${o.warmupMs} ms at 200/s`);
     out.warmup = await runLoad({ url: ep.gateway, rate: 200, durationMs: o.warmupMs });
     await runLoad({ url: trivial.url, rate: 200, durationMs: Math.min(2000, o.warmupMs) });
@@ -217,12 +239,15 @@ export async function benchPipeline(o: PipelineBenchOptions) {
 
     if (o.throughput) {
       const cpu: CpuPerRequest[] = [];
+      const proxiedCpu: CpuPerRequest[] = [];
       const ceilingCpu: CpuPerRequest[] = [];
       out.cpu = cpu;
+      out.proxiedCpu = proxiedCpu;
       out.ceilingCpu = ceilingCpu;
       out.steps = await interleavedLadder({
         targets: [
           { name: 'pipeline', url: ep.gateway },
+          ...(proxiedEp ? [{ name: 'proxied', url: proxiedEp.gateway }] : []),
           { name: 'ceiling', url: trivial.url },
         ],
         rates: o.rates,
@@ -231,8 +256,9 @@ export async function benchPipeline(o: PipelineBenchOptions) {
         budget: { p99Ms: o.p99BudgetMs },
         onStep: (s) => log(describeStep(s)),
         during: async (target, rate) => {
-          if (target !== 'pipeline')
+          if (target === 'ceiling')
             return cpuMeter(new Map([[trivial.pid, 'trivial server']]), rate, ceilingCpu);
+          if (target === 'proxied' && proxied) return cpuMeter(await pipelinePids(proxied), rate, proxiedCpu);
           const stopRss = rssSampler(platform, peak, `${rate}/s`);
           const endCpu = cpuMeter(await pipelinePids(platform), rate, cpu);
           const c0 = await scrapeCounters(serviceUrls);
@@ -245,6 +271,7 @@ export async function benchPipeline(o: PipelineBenchOptions) {
       });
       out.counters = counters;
       out.pipelineMaxRate = maxSustained(out.steps, 'pipeline');
+      if (proxied) out.proxiedMaxRate = maxSustained(out.steps, 'proxied');
       out.ceilingMaxRate = maxSustained(out.steps, 'ceiling');
 
       if (haveWrk() && o.wrkDurationS > 0) {
@@ -292,10 +319,13 @@ export async function benchPipeline(o: PipelineBenchOptions) {
     ok = true;
   } finally {
     await platform.stop();
+    await proxied?.stop();
     await trivial.close();
     // Keep the logs of a failed run for diagnosis.
-    if (ok) fs.rmSync(stateDir, { recursive: true, force: true });
-    else log(`pipeline: logs kept in ${stateDir}/logs`);
+    if (ok) {
+      fs.rmSync(stateDir, { recursive: true, force: true });
+      fs.rmSync(proxiedDir, { recursive: true, force: true });
+    } else log(`pipeline: logs kept in ${stateDir}/logs and ${proxiedDir}/logs`);
   }
   return out;
 }

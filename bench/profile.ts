@@ -139,7 +139,7 @@ export async function profilePipeline(o: { rate: number; durationMs: number; dir
   fs.rmSync(o.dir, { recursive: true, force: true });
   fs.mkdirSync(o.dir, { recursive: true });
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-bench-profile-'));
-  const platform = new LocalPlatform({ replicas: 2, stateDir });
+  const platform = new LocalPlatform({ replicas: 2, stateDir, faultLinks: [] });
   const savedNodeOptions = process.env.NODE_OPTIONS;
   process.env.NODE_OPTIONS = `${savedNodeOptions ?? ''} --cpu-prof --cpu-prof-dir=${o.dir}`.trim();
   const pidNames = new Map<number, string>();

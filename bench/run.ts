@@ -179,6 +179,12 @@ if (pipeline?.steps) {
     `${pipeMax} req/s`,
     `ceiling ${ceilingCapped ? '≥' : ''}${ceilMax} req/s → ratio ${fmt(ratio(pipeMax, ceilMax), 2)}${ceilingCapped ? ' (upper bound)' : ''}`,
   ]);
+  if (pipeline.proxiedMaxRate !== undefined)
+    rows.push([
+      '  same pipeline, fault proxy on every link',
+      `${pipeline.proxiedMaxRate} req/s`,
+      `ratio proxied/unproxied ${fmt(ratio(pipeline.proxiedMaxRate, pipeMax), 2)} (the runner proxies only links a scenario faults)`,
+    ]);
   if (top) {
     rows.push([
       `pipeline @ ${pipeMax}/s latency p50 / p99`,
@@ -189,10 +195,11 @@ if (pipeline?.steps) {
   for (const rate of [...new Set(pipeline.steps.map((s) => s.rate))]) {
     const p = pipeline.steps.find((s) => s.target === 'pipeline' && s.rate === rate);
     const c = pipeline.steps.find((s) => s.target === 'ceiling' && s.rate === rate);
+    const x = pipeline.steps.find((s) => s.target === 'proxied' && s.rate === rate);
     if (!p || !c) continue;
     rows.push([
-      `  ${rate}/s: pipeline vs ceiling p99`,
-      `${fmt(p.result.latency.p99, 1)} vs ${fmt(c.result.latency.p99, 1)} ms`,
+      `  ${rate}/s: pipeline vs ceiling p99${x ? ' (proxied)' : ''}`,
+      `${fmt(p.result.latency.p99, 1)} vs ${fmt(c.result.latency.p99, 1)} ms${x ? ` (${fmt(x.result.latency.p99, 1)} ${x.pass ? 'pass' : 'FAIL'})` : ''}`,
       `×${fmt(ratio(p.result.latency.p99, c.result.latency.p99), 1)}; pipeline ${p.pass ? 'pass' : 'FAIL'}${c.pass ? '' : ' (ceiling failed too: machine-limited)'}, err ${p.result.errors + p.result.timeouts}, drop ${p.result.dropped}, fallback ${fmt((100 * p.result.fallbackTotal) / Math.max(1, p.result.ok), 1)}%`,
     ]);
   }
@@ -215,6 +222,13 @@ if (pipeline?.steps) {
           ', ',
         )} → at most ${fmt(cpuRow.impliedMaxRateAllCores, 0)}/s with all ${machineBefore.nproc} cores at 100%`,
     ]);
+    const px = pipeline.proxiedCpu?.find((c) => c.rate === cpuRow.rate);
+    if (px)
+      rows.push([
+        `  same @ ${cpuRow.rate}/s, fault proxy on every link`,
+        `${fmt(px.totalUs, 0)} µs`,
+        `ratio proxied/unproxied ${fmt(px.totalUs / cpuRow.totalUs, 2)}; fault proxies ${fmt(px.usPerRequest['fault proxies'], 0)} µs`,
+      ]);
     const bare = pipeline.ceilingCpu?.find((c) => c.rate === cpuRow.rate)?.usPerRequest['trivial server'];
     if (bare) {
       rows.push([
@@ -324,6 +338,11 @@ if (pipeline?.rssAfterWarmup) {
       `${fmt(l.totalMiB, 0)} MiB`,
       `${per(l)}; harness process ${fmt(l.harnessMiB, 0)} MiB`,
     ]);
+  rows.push([
+    '  PSS (shared pages counted once), after warm-up / at the RSS peak',
+    `${fmt(w.totalPssMiB, 0)} / ${fmt(l?.totalPssMiB, 0)} MiB`,
+    `RSS sums count the Node binary's shared pages once per process; PSS splits them`,
+  ]);
   if (pipeline.trivialServerMiB != null) {
     const floor = pipeline.trivialServerMiB;
     rows.push([
@@ -333,10 +352,16 @@ if (pipeline?.rssAfterWarmup) {
     ]);
   }
   const worst = Math.max(w.totalMiB, l?.totalMiB ?? 0);
+  const worstPss = Math.max(w.totalPssMiB, l?.totalPssMiB ?? 0);
   goals.rss = {
-    goal: '≤ 500 MB (476.8 MiB) total',
-    measured: `${fmt(worst, 0)} MiB peak`,
+    goal: '≤ 500 MB (476.8 MiB) total RSS',
+    measured: `${fmt(worst, 0)} MiB peak (sum of RSS)`,
     met: worst <= GOALS.rssMiB,
+  };
+  goals.pss = {
+    goal: '≤ 500 MB (476.8 MiB) total PSS',
+    measured: `${fmt(worstPss, 0)} MiB peak (sum of PSS)`,
+    met: worstPss <= GOALS.rssMiB,
   };
 }
 if (generator) {

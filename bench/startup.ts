@@ -11,15 +11,16 @@ import { log, median, sleep } from './lib.ts';
 export interface StartupPhases {
   /** start() called → registry and feature-server both logged `listening`. */
   infraMs: number;
-  /** → first model-server replica spawned (readiness poll, trainer process, training, materialization). */
+  /** → the bootstrap trainer finished (it starts with the infrastructure and waits for it; the
+   *  serving replicas boot meanwhile): the critical path of a cold start. */
   trainerMs: number;
-  /** The trainer's own reported work (`trainer finished` duration_ms), part of trainerMs. */
+  /** The trainer's own reported work (`trainer finished` duration_ms, from its `trainer started`). */
   trainerWorkMs: number | null;
-  /** → start() returned (model-servers, gateway and controller boot, model load, readiness). */
+  /** → start() returned (replicas load the new champion, readiness). */
   servingMs: number;
-  /** Median over replicas of model-server spawn → `listening` (Node boot + imports). */
+  /** Median over replicas of model-server spawn → `listening` (Node boot + imports, overlapping the trainer). */
   modelServerBootMs: number | null;
-  /** Median over replicas of model-server `listening` → last `model loaded`. */
+  /** Median over replicas of trainer finished → last `model loaded`. */
   modelLoadMs: number | null;
 }
 
@@ -69,6 +70,8 @@ function phasesFromLogs(
   const infraEnd = Math.max(regUp, fsUp);
   const trainer = L('trainer');
   const finished = trainer.find((l) => l.msg === 'trainer finished');
+  const trainerEnd = finished?.time ? Date.parse(finished.time) : null;
+  if (trainerEnd === null) return null;
   const boot: number[] = [];
   const load: number[] = [];
   for (const [name, ts] of spawned) {
@@ -77,13 +80,13 @@ function phasesFromLogs(
     const up = at(lines, 'listening');
     const loaded = at(lines, 'model loaded', 'last');
     if (up !== null) boot.push(up - ts);
-    if (up !== null && loaded !== null) load.push(loaded - up);
+    if (loaded !== null) load.push(loaded - trainerEnd);
   }
   return {
     infraMs: infraEnd - t0,
-    trainerMs: ms0 - infraEnd,
+    trainerMs: trainerEnd - infraEnd,
     trainerWorkMs: finished?.duration_ms ?? null,
-    servingMs: tReady - ms0,
+    servingMs: tReady - trainerEnd,
     modelServerBootMs: median(boot),
     modelLoadMs: median(load),
   };
@@ -190,17 +193,23 @@ export async function benchStartup(opts: { repeats: number; replicas?: number; c
     await withTrainerCache(trainerCache, () => oneStart(replicas, 'priming the trainer cache'));
     for (let i = 0; i < opts.repeats; i++) {
       // Truly cold: the trainer trains every model (its result cache is off).
-      plain.push(await withTrainerCache('off', () => oneStart(replicas, `cold start ${i + 1}/${opts.repeats}`)));
+      plain.push(
+        await withTrainerCache('off', () => oneStart(replicas, `cold start ${i + 1}/${opts.repeats}`)),
+      );
       await sleep(500);
       trained.push(
-        await withTrainerCache(trainerCache, () => oneStart(replicas, `start with trained models cached ${i + 1}/${opts.repeats}`)),
+        await withTrainerCache(trainerCache, () =>
+          oneStart(replicas, `start with trained models cached ${i + 1}/${opts.repeats}`),
+        ),
       );
       await sleep(500);
       if (!opts.compileCache) continue;
       process.env.NODE_COMPILE_CACHE = cacheDir;
       try {
         cached.push(
-          await withTrainerCache('off', () => oneStart(replicas, `cold start with compile cache ${i + 1}/${opts.repeats}`)),
+          await withTrainerCache('off', () =>
+            oneStart(replicas, `cold start with compile cache ${i + 1}/${opts.repeats}`),
+          ),
         );
       } finally {
         if (saved === undefined) delete process.env.NODE_COMPILE_CACHE;
