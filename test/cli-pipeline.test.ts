@@ -88,7 +88,14 @@ describe('faultline pipeline up/status/down', () => {
     const disable = await cli(['pipeline', 'up', '--detach', '--disable', 'bogus', '--state-dir', stateDir]);
     expect(disable.code).toBe(2);
     expect(disable.stderr).toMatch(/--disable: .*bogus/);
-    const links = await cli(['pipeline', 'up', '--fault-links', 'gateway->registry', '--state-dir', stateDir]);
+    const links = await cli([
+      'pipeline',
+      'up',
+      '--fault-links',
+      'gateway->registry',
+      '--state-dir',
+      stateDir,
+    ]);
     expect(links.code).toBe(2);
     expect(links.stderr).toMatch(/--fault-links: unknown link "gateway->registry"/);
     // Nothing was started.

@@ -3,6 +3,7 @@
 // request whose intended time has passed, and latency is measured from that intended time, so a
 // stalled server shows up as latency instead of silently lowering the offered load.
 import { Pool } from 'undici';
+import { exchange } from '../pipeline/common/exchange.ts';
 import type { Histogram } from '../slo/hdr.ts';
 import { newLatencyHistogram, percentileMs, toMicros } from '../slo/hdr.ts';
 import { createClock } from './clock.ts';
@@ -197,17 +198,19 @@ export class BuiltinLoadDriver implements LoadDriver {
     this.inFlight++;
     const tSent = this.now();
     const signal = AbortSignal.timeout(this.cfg.timeoutMs);
-    this.pool!.request({
-      method: 'POST',
-      path: this.cfg.path,
-      headers: { 'content-type': 'application/json', 'x-faultline-seq': String(seq), ...this.cfg.headers },
-      body: JSON.stringify(body),
+    exchange(
+      this.pool!,
+      {
+        method: 'POST',
+        path: this.cfg.path,
+        headers: { 'content-type': 'application/json', 'x-faultline-seq': String(seq), ...this.cfg.headers },
+        body: JSON.stringify(body),
+      },
       signal,
-    })
-      .then(async (res) => {
-        const text = await res.body.text();
-        return this.fromResponse(seq, tIntended, tSent, res.statusCode, res.headers, text);
-      })
+    )
+      .then((res) =>
+        this.fromResponse(seq, tIntended, tSent, res.statusCode, res.headers, res.body.toString('utf8')),
+      )
       .catch((err: unknown): RequestRecord => {
         const tDone = this.now();
         const timedOut =

@@ -7,6 +7,7 @@ import client from 'prom-client';
 import { Pool } from 'undici';
 import { z } from 'zod';
 import type { Mechanism } from '../common/config.ts';
+import { exchange } from '../common/exchange.ts';
 import { createService, HttpError, type Request } from '../common/service.ts';
 import { parseBody } from '../common/validate.ts';
 import { RetryBudget } from './budget.ts';
@@ -237,22 +238,24 @@ export async function start(config: GatewayConfig): Promise<Gateway> {
     }, timeoutMs);
     let result: Attempt;
     try {
-      const res = await clients[u.slot].request({
-        path: predictPaths[u.slot],
-        method: 'POST',
-        headers: requestId
-          ? { 'content-type': 'application/json', 'x-request-id': requestId }
-          : { 'content-type': 'application/json' },
-        body,
-        signal: ac.signal,
-      });
-      const buf = Buffer.from(await res.body.arrayBuffer());
+      const res = await exchange(
+        clients[u.slot],
+        {
+          path: predictPaths[u.slot],
+          method: 'POST',
+          headers: requestId
+            ? { 'content-type': 'application/json', 'x-request-id': requestId }
+            : { 'content-type': 'application/json' },
+          body,
+        },
+        ac.signal,
+      );
       const s = res.statusCode;
       result = {
         upstream: u,
         outcome: s >= 500 ? 'server_error' : s >= 400 ? 'client_error' : 'success',
         status: s,
-        body: buf,
+        body: res.body,
         headers: res.headers,
       };
     } catch (err) {

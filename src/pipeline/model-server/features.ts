@@ -20,6 +20,9 @@ import {
 import type { Logger } from 'pino';
 import client from 'prom-client';
 import { Pool } from 'undici';
+import { type BufferedResponse, exchange } from '../common/exchange.ts';
+
+const ACCEPT_JSON = { accept: 'application/json' };
 
 export interface FeatureFetchOptions {
   baseUrl: string;
@@ -145,14 +148,17 @@ export class FeatureFetcher {
   }
 
   private async attempt(userId: string, signal: AbortSignal): Promise<unknown> {
-    let res: Awaited<ReturnType<Pool['request']>>;
+    let res: BufferedResponse;
     try {
-      res = await this.pool.request({
-        method: 'GET',
-        path: `${this.basePath}/v1/features/${encodeURIComponent(userId)}`,
-        headers: { accept: 'application/json' },
+      res = await exchange(
+        this.pool,
+        {
+          method: 'GET',
+          path: `${this.basePath}/v1/features/${encodeURIComponent(userId)}`,
+          headers: ACCEPT_JSON,
+        },
         signal,
-      });
+      );
     } catch (e) {
       // An abort means the timeout policy fired; cockatiel has already reported TaskCancelledError.
       this.fetchTotal.inc({ outcome: signal.aborted ? 'timeout' : 'network_error' });
@@ -162,9 +168,9 @@ export class FeatureFetcher {
     if (status === 200) {
       let doc: unknown;
       try {
-        doc = await res.body.json();
+        doc = JSON.parse(res.body.toString('utf8'));
       } catch (e) {
-        this.fetchTotal.inc({ outcome: signal.aborted ? 'timeout' : 'bad_response' });
+        this.fetchTotal.inc({ outcome: 'bad_response' });
         throw new UpstreamError(`feature-server: unreadable response (${(e as Error).message})`);
       }
       const features = (doc as { features?: unknown } | null)?.features;
@@ -175,7 +181,6 @@ export class FeatureFetcher {
       this.fetchTotal.inc({ outcome: 'ok' });
       return features;
     }
-    await res.body.dump().catch(() => undefined);
     if (status === 404) {
       // An unknown entity is data, not a failure: every feature is NOT_FOUND.
       this.fetchTotal.inc({ outcome: 'not_found' });
