@@ -4,6 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -162,4 +163,56 @@ export function table(header: string[], rows: (string | number)[][]): string {
 
 export function log(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+export interface FloorTopology {
+  url: string;
+  /** Process id → role, for CPU accounting. */
+  pids: Map<number, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * The pipeline's topology with trivial handlers (bench/floor-hop.ts): a gateway hop, two model-server
+ * hops that each GET from one feature-server, all on Node's HTTP server and the same undici client.
+ * What the hops alone cost, so the pipeline's own work can be told apart from its shape.
+ */
+export async function startFloorTopology(): Promise<FloorTopology> {
+  const script = fileURLToPath(new URL('./floor-hop.ts', import.meta.url));
+  const children: ChildProcess[] = [];
+  const start = async (role: string, upstreams: string[]) => {
+    const child = spawn(process.execPath, [script], {
+      env: { ...process.env, ROLE: role, UPSTREAMS: upstreams.join(',') },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(child);
+    const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
+    return { url: `http://127.0.0.1:${Number(chunk.toString().trim())}`, pid: child.pid!, role };
+  };
+  const closeAll = async () => {
+    await Promise.all(
+      children.map(async (c) => {
+        if (c.exitCode !== null || c.signalCode !== null) return;
+        const exited = once(c, 'exit');
+        c.kill('SIGTERM');
+        await exited;
+      }),
+    );
+  };
+  try {
+    const fsrv = await start('feature-server', []);
+    const ms = [await start('model-server', [fsrv.url]), await start('model-server', [fsrv.url])];
+    const gw = await start(
+      'gateway',
+      ms.map((m) => m.url),
+    );
+    return {
+      url: gw.url,
+      pids: new Map([fsrv, ...ms, gw].map((p) => [p.pid, p.role])),
+      close: closeAll,
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
 }

@@ -14,7 +14,16 @@ import {
   maxSustained,
   runLoad,
 } from './generator.ts';
-import { log, procCpuMs, pssMiB, rssMiB, sleep, startTrivialServer } from './lib.ts';
+import {
+  type FloorTopology,
+  log,
+  procCpuMs,
+  pssMiB,
+  rssMiB,
+  sleep,
+  startFloorTopology,
+  startTrivialServer,
+} from './lib.ts';
 import { haveWrk, runWrk, type WrkResult, writeWrkScript } from './wrk.ts';
 
 export interface RssSample {
@@ -179,6 +188,7 @@ export async function benchPipeline(o: PipelineBenchOptions) {
     ? new LocalPlatform({ replicas: 2, stateDir: proxiedDir, faultLinks: 'all' })
     : undefined;
   const trivial = await startTrivialServer();
+  let floor: FloorTopology | undefined;
   const out: {
     stateDir: string;
     warmup?: Awaited<ReturnType<typeof runLoad>>;
@@ -195,6 +205,9 @@ export async function benchPipeline(o: PipelineBenchOptions) {
     cpu?: CpuPerRequest[];
     /** The same accounting for the proxied pipeline. */
     proxiedCpu?: CpuPerRequest[];
+    /** The same accounting for the topology floor (same hops, trivial handlers: bench/floor-hop.ts). */
+    floorCpu?: CpuPerRequest[];
+    floorMaxRate?: number;
     proxiedMaxRate?: number;
     /** The same accounting for the ceiling steps (trivial server + generator). */
     ceilingCpu?: CpuPerRequest[];
@@ -238,7 +251,12 @@ export async function benchPipeline(o: PipelineBenchOptions) {
     const peak: { peak?: RssSample; label?: string } = {};
 
     if (o.throughput) {
+      floor = await startFloorTopology();
+      await runLoad({ url: floor.url, rate: 200, durationMs: Math.min(2000, o.warmupMs) });
+      const floorPids = floor.pids;
       const cpu: CpuPerRequest[] = [];
+      const floorCpu: CpuPerRequest[] = [];
+      out.floorCpu = floorCpu;
       const proxiedCpu: CpuPerRequest[] = [];
       const ceilingCpu: CpuPerRequest[] = [];
       out.cpu = cpu;
@@ -248,6 +266,7 @@ export async function benchPipeline(o: PipelineBenchOptions) {
         targets: [
           { name: 'pipeline', url: ep.gateway },
           ...(proxiedEp ? [{ name: 'proxied', url: proxiedEp.gateway }] : []),
+          { name: 'floor', url: floor.url },
           { name: 'ceiling', url: trivial.url },
         ],
         rates: o.rates,
@@ -259,6 +278,7 @@ export async function benchPipeline(o: PipelineBenchOptions) {
           if (target === 'ceiling')
             return cpuMeter(new Map([[trivial.pid, 'trivial server']]), rate, ceilingCpu);
           if (target === 'proxied' && proxied) return cpuMeter(await pipelinePids(proxied), rate, proxiedCpu);
+          if (target === 'floor') return cpuMeter(floorPids, rate, floorCpu);
           const stopRss = rssSampler(platform, peak, `${rate}/s`);
           const endCpu = cpuMeter(await pipelinePids(platform), rate, cpu);
           const c0 = await scrapeCounters(serviceUrls);
@@ -272,6 +292,7 @@ export async function benchPipeline(o: PipelineBenchOptions) {
       out.counters = counters;
       out.pipelineMaxRate = maxSustained(out.steps, 'pipeline');
       if (proxied) out.proxiedMaxRate = maxSustained(out.steps, 'proxied');
+      out.floorMaxRate = maxSustained(out.steps, 'floor');
       out.ceilingMaxRate = maxSustained(out.steps, 'ceiling');
 
       if (haveWrk() && o.wrkDurationS > 0) {
@@ -320,6 +341,7 @@ export async function benchPipeline(o: PipelineBenchOptions) {
   } finally {
     await platform.stop();
     await proxied?.stop();
+    await floor?.close();
     await trivial.close();
     // Keep the logs of a failed run for diagnosis.
     if (ok) {

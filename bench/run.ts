@@ -179,6 +179,12 @@ if (pipeline?.steps) {
     `${pipeMax} req/s`,
     `ceiling ${ceilingCapped ? '≥' : ''}${ceilMax} req/s → ratio ${fmt(ratio(pipeMax, ceilMax), 2)}${ceilingCapped ? ' (upper bound)' : ''}`,
   ]);
+  if (pipeline.floorMaxRate !== undefined)
+    rows.push([
+      '  topology floor: the same hops with trivial handlers',
+      `${pipeline.floorMaxRate} req/s`,
+      `ratio pipeline/floor ${fmt(ratio(pipeMax, pipeline.floorMaxRate), 2)} (bench/floor-hop.ts: Node HTTP + the same undici client, no work)`,
+    ]);
   if (pipeline.proxiedMaxRate !== undefined)
     rows.push([
       '  same pipeline, fault proxy on every link',
@@ -196,10 +202,11 @@ if (pipeline?.steps) {
     const p = pipeline.steps.find((s) => s.target === 'pipeline' && s.rate === rate);
     const c = pipeline.steps.find((s) => s.target === 'ceiling' && s.rate === rate);
     const x = pipeline.steps.find((s) => s.target === 'proxied' && s.rate === rate);
+    const f = pipeline.steps.find((s) => s.target === 'floor' && s.rate === rate);
     if (!p || !c) continue;
     rows.push([
       `  ${rate}/s: pipeline vs ceiling p99${x ? ' (proxied)' : ''}`,
-      `${fmt(p.result.latency.p99, 1)} vs ${fmt(c.result.latency.p99, 1)} ms${x ? ` (${fmt(x.result.latency.p99, 1)} ${x.pass ? 'pass' : 'FAIL'})` : ''}`,
+      `${fmt(p.result.latency.p99, 1)} vs ${fmt(c.result.latency.p99, 1)} ms${x ? ` (${fmt(x.result.latency.p99, 1)} ${x.pass ? 'pass' : 'FAIL'})` : ''}${f ? `; floor ${fmt(f.result.latency.p99, 1)} ${f.pass ? 'pass' : 'FAIL'}` : ''}`,
       `×${fmt(ratio(p.result.latency.p99, c.result.latency.p99), 1)}; pipeline ${p.pass ? 'pass' : 'FAIL'}${c.pass ? '' : ' (ceiling failed too: machine-limited)'}, err ${p.result.errors + p.result.timeouts}, drop ${p.result.dropped}, fallback ${fmt((100 * p.result.fallbackTotal) / Math.max(1, p.result.ok), 1)}%`,
     ]);
   }
@@ -222,6 +229,16 @@ if (pipeline?.steps) {
           ', ',
         )} → at most ${fmt(cpuRow.impliedMaxRateAllCores, 0)}/s with all ${machineBefore.nproc} cores at 100%`,
     ]);
+    const fl = pipeline.floorCpu?.find((c) => c.rate === cpuRow.rate);
+    if (fl)
+      rows.push([
+        `  topology floor @ ${cpuRow.rate}/s (same hops, trivial handlers)`,
+        `${fmt(fl.totalUs, 0)} µs`,
+        `pipeline/floor ${fmt(cpuRow.totalUs / fl.totalUs, 2)}; ${Object.entries(fl.usPerRequest)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+          .join(', ')}`,
+      ]);
     const px = pipeline.proxiedCpu?.find((c) => c.rate === cpuRow.rate);
     if (px)
       rows.push([
