@@ -139,11 +139,17 @@ export async function interleavedLadder(opts: {
   return steps;
 }
 
-/** Highest rate that passed, ignoring anything above the first failure's second failure. */
+/**
+ * Highest rate R such that this target passed every step at or below R: a pass above a failed
+ * step is noise on a shared machine, not capacity.
+ */
 export function maxSustained(steps: LadderStep[], target: string): number {
-  const mine = steps.filter((s) => s.target === target);
+  const mine = steps.filter((s) => s.target === target).sort((a, b) => a.rate - b.rate);
   let best = 0;
-  for (const s of mine) if (s.pass) best = Math.max(best, s.rate);
+  for (const s of mine) {
+    if (!s.pass) break;
+    best = s.rate;
+  }
   return best;
 }
 

@@ -71,29 +71,25 @@ export async function startTrivialServer(): Promise<TrivialServer> {
   };
 }
 
-/** Resident set size of a process in MiB (VmRSS), or null if it is gone. */
-export function rssMiB(pid: number): number | null {
+/** A `Name:   123 kB` field of a /proc file in MiB, or null if the process is gone. */
+function procKiBField(file: string, field: string): number | null {
   try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(fs.readFileSync(file, 'utf8'));
     return m ? Number(m[1]) / 1024 : null;
   } catch {
     return null;
   }
 }
 
+/** Resident set size of a process in MiB (VmRSS), or null if it is gone. */
+export const rssMiB = (pid: number) => procKiBField(`/proc/${pid}/status`, 'VmRSS');
+
 /**
  * Proportional set size in MiB (`Pss` of /proc/<pid>/smaps_rollup): each shared page charged in
  * equal parts to the processes mapping it, so a sum over processes counts the Node binary's pages
  * once instead of once per process. Null if the process is gone.
  */
-export function pssMiB(pid: number): number | null {
-  try {
-    const m = /^Pss:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : null;
-  } catch {
-    return null;
-  }
-}
+export const pssMiB = (pid: number) => procKiBField(`/proc/${pid}/smaps_rollup`, 'Pss');
 
 const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s on every mainstream kernel.
 

@@ -172,6 +172,9 @@ export interface PipelineBenchOptions {
   rss: boolean;
   wrkDurationS: number;
   wrkConnections: number;
+  /** The throughput goal's rate, run `goalRepeats` more times after the ladder (0: not at all). */
+  goalRate: number;
+  goalRepeats: number;
   /** Offered rate for the RSS-under-load step when the throughput ladder is not run. */
   rssLoadRate: number;
   resultsDir: string;
@@ -208,6 +211,8 @@ export async function benchPipeline(o: PipelineBenchOptions) {
     /** The same accounting for the topology floor (same hops, trivial handlers: bench/floor-hop.ts). */
     floorCpu?: CpuPerRequest[];
     floorMaxRate?: number;
+    /** Repeated steps at the goal rate, pipeline and floor interleaved: the goal's verdict. */
+    goalSteps?: LadderStep[];
     proxiedMaxRate?: number;
     /** The same accounting for the ceiling steps (trivial server + generator). */
     ceilingCpu?: CpuPerRequest[];
@@ -293,6 +298,22 @@ export async function benchPipeline(o: PipelineBenchOptions) {
       out.pipelineMaxRate = maxSustained(out.steps, 'pipeline');
       if (proxied) out.proxiedMaxRate = maxSustained(out.steps, 'proxied');
       out.floorMaxRate = maxSustained(out.steps, 'floor');
+      // One step per rate is one sample of a noisy machine: the goal rate gets repeats.
+      out.goalSteps = [];
+      for (let i = 0; i < o.goalRepeats; i++) {
+        out.goalSteps.push(
+          ...(await interleavedLadder({
+            targets: [
+              { name: 'pipeline', url: ep.gateway },
+              { name: 'floor', url: floor.url },
+            ],
+            rates: [o.goalRate],
+            durationMs: o.durationMs,
+            budget: { p99Ms: o.p99BudgetMs },
+            onStep: (s) => log(`goal repeat ${i + 1}/${o.goalRepeats}: ${describeStep(s)}`),
+          })),
+        );
+      }
       out.ceilingMaxRate = maxSustained(out.steps, 'ceiling');
 
       if (haveWrk() && o.wrkDurationS > 0) {

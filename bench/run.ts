@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchDrift } from './drift.ts';
 import { benchGeneratorOverhead } from './generator.ts';
-import { fmt, log, machineInfo, ratio, round, table } from './lib.ts';
+import { fmt, log, machineInfo, median, ratio, round, table } from './lib.ts';
 import { benchPipeline } from './pipeline.ts';
 import { profilePipeline } from './profile.ts';
 import { benchProxy } from './proxy.ts';
@@ -144,6 +144,8 @@ const pipeline =
           wrkDurationS: args['no-wrk'] ? 0 : CFG.pipeline.wrkDurationS,
           p99BudgetMs: GOALS.p99Ms,
           throughput: selected.has('pipeline'),
+          goalRate: GOALS.throughputRps,
+          goalRepeats: quick ? 1 : 3,
           rss: true,
           rssLoadRate: 500,
           resultsDir,
@@ -289,14 +291,34 @@ if (pipeline?.steps) {
       `trivial ${fmt(w.ceiling!.rps, 0)} req/s → ratio ${fmt(ratio(w.pipeline!.rps, w.ceiling!.rps), 3)}`,
     ]);
   } else if (pipeline.wrk?.skipped) rows.push(['wrk closed-model ceiling', 'skipped', pipeline.wrk.skipped]);
-  const fbOk = top ? top.result.fallbackTotal === 0 : false;
-  goals.throughput = {
-    goal: `≥ ${GOALS.throughputRps} predictions/s at p99 ≤ ${GOALS.p99Ms} ms, 0 errors`,
-    measured: `${pipeMax} req/s${top ? ` (fallback share ${fmt((100 * top.result.fallbackTotal) / Math.max(1, top.result.ok), 1)}%)` : ''}`,
-    met: pipeMax >= GOALS.throughputRps,
-  };
-  if (pipeMax >= GOALS.throughputRps && !fbOk)
-    goals.throughput.measured += ' — met only with fallback answers';
+  // The verdict: every step at the goal rate (the ladder's and the repeats), median p99 within
+  // budget, no errors, timeouts or drops in any, no fallback answers.
+  const atGoal = [...pipeline.steps, ...(pipeline.goalSteps ?? [])].filter(
+    (s) => s.target === 'pipeline' && s.rate === GOALS.throughputRps,
+  );
+  const floorAtGoal = [...pipeline.steps, ...(pipeline.goalSteps ?? [])].filter(
+    (s) => s.target === 'floor' && s.rate === GOALS.throughputRps,
+  );
+  if (atGoal.length > 0) {
+    const p99s = atGoal.map((s) => s.result.latency.p99 ?? Number.POSITIVE_INFINITY);
+    const clean = atGoal.every(
+      (s) =>
+        s.result.errors + s.result.timeouts + s.result.dropped === 0 &&
+        s.result.fallbackTotal === 0 &&
+        s.result.achievedRate >= 0.95 * s.rate,
+    );
+    const med = median(p99s);
+    rows.push([
+      `pipeline @ ${GOALS.throughputRps}/s, ${atGoal.length} steps (ladder + repeats): median p99`,
+      `${fmt(med, 1)} ms`,
+      `each: ${p99s.map((v) => fmt(v, 1)).join(', ')} ms; passed ${atGoal.filter((s) => s.pass).length}/${atGoal.length}; floor median p99 ${fmt(median(floorAtGoal.map((s) => s.result.latency.p99 ?? Number.POSITIVE_INFINITY)), 1)} ms`,
+    ]);
+    goals.throughput = {
+      goal: `≥ ${GOALS.throughputRps} predictions/s at p99 ≤ ${GOALS.p99Ms} ms, 0 errors`,
+      measured: `${GOALS.throughputRps}/s: median p99 ${fmt(med, 1)} ms over ${atGoal.length} steps (${atGoal.filter((s) => s.pass).length} passed)${clean ? '' : ', with errors, drops or fallback'}; ladder max ${pipeMax} req/s`,
+      met: clean && med !== null && med <= GOALS.p99Ms,
+    };
+  }
 }
 if (startup) {
   const ph = startup.medianPhases;
@@ -308,7 +330,7 @@ if (startup) {
   rows.push([
     '  phases: infra / trainer / serving',
     `${fmt(ph.infraMs, 0)} / ${fmt(ph.trainerMs, 0)} / ${fmt(ph.servingMs, 0)} ms`,
-    `trainer work ${fmt(ph.trainerWorkMs, 0)} ms; model-server boot ${fmt(ph.modelServerBootMs, 0)} ms, model load ${fmt(ph.modelLoadMs, 0)} ms; stop ${fmt(startup.medianStopMs, 0)} ms`,
+    `trainer work ${fmt(ph.trainerWorkMs, 0)} ms; model-server boot ${fmt(ph.modelServerBootMs, 0)} ms (overlaps the trainer); last model loaded ${fmt(ph.modelLoadMs, 0)} ms after the trainer finished (negative: before its feature materialization ended); stop ${fmt(startup.medianStopMs, 0)} ms`,
   ]);
   const cc = startup.compileCache;
   if (cc?.medianMs) {
