@@ -335,9 +335,9 @@ if (startup) {
   const cc = startup.compileCache;
   if (cc?.medianMs) {
     rows.push([
-      '  same, with a warm NODE_COMPILE_CACHE (interleaved)',
+      '  first start on a machine: empty compile cache (interleaved)',
       `${fmt(cc.medianMs / 1000, 2)} s`,
-      `ratio cached/plain ${fmt(ratio(cc.medianMs, startup.medianMs), 2)}; trainer work ${fmt(cc.medianPhases.trainerWorkMs, 0)} vs ${fmt(ph.trainerWorkMs, 0)} ms (the cache cannot change this: a noise gauge); model-server boot ${fmt(cc.medianPhases.modelServerBootMs, 0)} vs ${fmt(startup.medianPhases.modelServerBootMs, 0)} ms`,
+      `ratio first/as shipped ${fmt(ratio(cc.medianMs, startup.medianMs), 2)}; trainer work ${fmt(cc.medianPhases.trainerWorkMs, 0)} vs ${fmt(ph.trainerWorkMs, 0)} ms; model-server boot ${fmt(cc.medianPhases.modelServerBootMs, 0)} vs ${fmt(startup.medianPhases.modelServerBootMs, 0)} ms`,
     ]);
   }
   const tc = startup.trainedCached;
@@ -348,9 +348,10 @@ if (startup) {
       `ratio cached/cold ${fmt(ratio(tc.medianMs, startup.medianMs), 2)}; trainer work ${fmt(tc.medianPhases.trainerWorkMs, 0)} vs ${fmt(ph.trainerWorkMs, 0)} ms`,
     ]);
   }
+  const first = startup.compileCache?.medianMs;
   goals.coldStart = {
     goal: `≤ ${GOALS.coldStartMs / 1000} s`,
-    measured: `${fmt(startup.medianMs! / 1000, 2)} s`,
+    measured: `${fmt(startup.medianMs! / 1000, 2)} s fresh pipeline${first ? `; first start on a machine ${fmt(first / 1000, 2)} s${first > GOALS.coldStartMs ? ' (over)' : ''}` : ''}`,
     met: startup.medianMs! <= GOALS.coldStartMs,
   };
 }

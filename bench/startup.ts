@@ -128,20 +128,6 @@ async function oneStart(replicas: number, label: string): Promise<StartupRun> {
   return { totalMs, stopMs, phases };
 }
 
-/** Fills a V8 compile cache with every service module (not main.ts: importing it starts a server). */
-async function primeCompileCache(dir: string): Promise<void> {
-  const mods = ['registry', 'feature-server', 'model-server', 'gateway', 'controller'].map(
-    (s) => new URL(`../src/pipeline/${s}/server.ts`, import.meta.url).href,
-  );
-  mods.push(new URL('../src/pipeline/trainer/job.ts', import.meta.url).href);
-  const code = `await Promise.all(${JSON.stringify(mods)}.map((m) => import(m))); process.exit(0);`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-    stdio: 'ignore',
-    env: { ...process.env, NODE_COMPILE_CACHE: dir },
-  });
-  await once(child, 'exit');
-}
-
 function summarize(runs: StartupRun[]) {
   const med = (f: (r: StartupRun) => number | null | undefined) =>
     median(runs.map(f).filter((x): x is number => typeof x === 'number'));
@@ -163,9 +149,9 @@ function summarize(runs: StartupRun[]) {
 }
 
 /**
- * Cold starts as shipped, interleaved with starts whose processes get a warm V8 compile cache
- * (NODE_COMPILE_CACHE, an environment option: no service code changes), so the two are compared
- * under the same machine conditions.
+ * Cold starts as shipped (a fresh pipeline; the compile cache in $FAULTLINE_HOME warm from earlier
+ * runs), interleaved with the first start on a machine (an empty compile cache) and with a second
+ * start of the same seed (trained models cached), under the same machine conditions.
  */
 export async function benchStartup(opts: { repeats: number; replicas?: number; compileCache?: boolean }) {
   const replicas = opts.replicas ?? 2;
@@ -188,7 +174,6 @@ export async function benchStartup(opts: { repeats: number; replicas?: number; c
     }
   };
   try {
-    if (opts.compileCache) await primeCompileCache(cacheDir);
     // Primes the trainer cache: the "trained models cached" series measures a second start.
     await withTrainerCache(trainerCache, () => oneStart(replicas, 'priming the trainer cache'));
     for (let i = 0; i < opts.repeats; i++) {
@@ -204,11 +189,14 @@ export async function benchStartup(opts: { repeats: number; replicas?: number; c
       );
       await sleep(500);
       if (!opts.compileCache) continue;
-      process.env.NODE_COMPILE_CACHE = cacheDir;
+      // The first start on a machine: an empty compile cache, so every module is parsed (and its
+      // TypeScript stripped) again.
+      const empty = fs.mkdtempSync(path.join(cacheDir, 'empty-'));
+      process.env.NODE_COMPILE_CACHE = empty;
       try {
         cached.push(
           await withTrainerCache('off', () =>
-            oneStart(replicas, `cold start with compile cache ${i + 1}/${opts.repeats}`),
+            oneStart(replicas, `first start on a machine (empty compile cache) ${i + 1}/${opts.repeats}`),
           ),
         );
       } finally {
