@@ -153,4 +153,36 @@ describe('runner guarantees', () => {
     const second = await runCli(['cleanup'], { home: s.home });
     expect(second.stdout).toMatch(/nothing to clean up/);
   }, 240_000);
+
+  it('after kill -9 of the runner while the pipeline bootstraps, `faultline cleanup` stops the trainer too', async () => {
+    const s = setup();
+    // A large user population keeps the bootstrap trainer busy for many seconds (it generates and
+    // materializes every user), so only cleanup can explain its exit below.
+    const run = startCli(
+      ['run', s.file, '--runbooks', path.join(ROOT, 'runbooks'), '--report-dir', s.reportDir, '--quiet'],
+      { home: s.home, env: { FAULTLINE_TRAINER_CACHE: 'off', USERS: '400000' } },
+    );
+    const cmdline = (pid: number) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    const trainerPid = await waitFor(
+      () => activePids(s.home).find((p) => cmdline(p).includes('trainer')),
+      60_000,
+      'the bootstrap trainer in the active record',
+    );
+    const pids = activePids(s.home);
+    run.child.kill('SIGKILL');
+    await run.done;
+    expect(isAlive(trainerPid)).toBe(true);
+
+    const cleaned = await runCli(['cleanup'], { home: s.home });
+    expect(cleaned.code).toBe(0);
+    // cleanup returns once what it stopped has exited.
+    expect(isAlive(trainerPid)).toBe(false);
+    await waitFor(() => pids.every((p) => !isAlive(p)), 10_000, 'every started process to exit');
+  }, 120_000);
 });

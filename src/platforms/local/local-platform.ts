@@ -110,7 +110,9 @@ export class LocalPlatform implements Platform {
       pids: [],
     };
     const refreshActive = () => {
-      recordActive({ ...record, pids: this.supervisor.pids() });
+      // The bootstrap trainer too while it runs: `faultline cleanup` must find it after a kill -9.
+      const job = this.job?.running() ? [this.job.pid] : [];
+      recordActive({ ...record, pids: [...this.supervisor.pids(), ...job] });
       this.writeStatus();
     };
     this.onEvent(() => refreshActive());
@@ -169,6 +171,8 @@ export class LocalPlatform implements Platform {
         },
         log('trainer'),
       );
+      refreshActive();
+      void trainer.done.then(refreshActive, refreshActive);
       await Promise.all([this.waitReady(url('registry')), this.waitReady(url('feature-server'))]);
 
       const modelServerEnv = (i: number | 'canary') => ({
@@ -380,7 +384,9 @@ async function freePorts(n: number): Promise<number[]> {
 }
 
 interface Job {
+  pid: number;
   done: Promise<void>;
+  running(): boolean;
   kill(): void;
 }
 
@@ -401,10 +407,13 @@ function runJob(script: string, env: Record<string, string>, logFile: string): J
   });
   // Callers that never await it (start() failing earlier) must not see an unhandled rejection.
   done.catch(() => {});
+  const running = () => child.exitCode === null && child.signalCode === null;
   return {
+    pid: child.pid ?? -1,
     done,
+    running,
     kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (running()) child.kill('SIGKILL');
     },
   };
 }
