@@ -107,6 +107,9 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   let dataLoss: number | undefined;
   let ctx: FaultContext | undefined;
 
+  // Fault proxies only where this scenario injects network faults: relays elsewhere would only
+  // add latency and CPU to what is measured.
+  const faultLinks = networkLinks(spec.faults);
   journal.append('run.start', {
     scenario: metadata.name,
     file: opts.file,
@@ -114,18 +117,10 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     replicas,
     disabled: [...disabled],
     platform: 'local',
-    fault_links: networkLinks(spec.faults),
+    fault_links: faultLinks,
     host: os.hostname(),
   });
-  // Fault proxies only where this scenario injects network faults: relays elsewhere would only
-  // add latency and CPU to what is measured.
-  const platformOpts = {
-    replicas,
-    disabled,
-    seed,
-    stateDir: path.join(opts.dir, 'pipeline'),
-    faultLinks: networkLinks(spec.faults),
-  };
+  const platformOpts = { replicas, disabled, seed, stateDir: path.join(opts.dir, 'pipeline'), faultLinks };
   const platform = opts.platform?.(platformOpts) ?? new LocalPlatform(platformOpts);
   let observers: Observers | undefined;
   const probes: Probe[] = spec.probes.map(

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Mechanism, parseDisabled } from '../../pipeline/common/config.ts';
 import { faultlineHome, isAlive, listActive } from '../../platforms/local/active.ts';
-import { LocalPlatform } from '../../platforms/local/local-platform.ts';
+import { LINK_SELECTOR, LocalPlatform } from '../../platforms/local/local-platform.ts';
 import type { PipelineEndpoints } from '../../platforms/platform.ts';
 import { cleanup } from '../../runner/cleanup.ts';
 import { EXIT, UsageError } from '../exit.ts';
@@ -46,9 +46,6 @@ export function parsePipelineOptions(o: UpOptions) {
     faultLinks: parseFaultLinks(o.faultLinks),
   };
 }
-
-const LINK_SELECTOR =
-  /^(?:gateway->model-server(?:-(?:\d+|canary))?|model-server->feature-server|model-server->registry)$/;
 
 function parseFaultLinks(v: string | undefined): 'all' | string[] {
   if (v === undefined || v === 'all') return 'all';

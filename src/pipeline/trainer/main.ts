@@ -8,6 +8,7 @@
 // stdout: exactly one JSON line, the result. Progress logs go to stderr as JSON lines.
 // Exit code 0 on success, 1 on failure (message on stderr), 2 on invalid configuration.
 import { envNumber, envString } from '../common/config.ts';
+import { pollReady } from '../common/ready.ts';
 import { DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE } from './data.ts';
 import { runTrainer, type TrainerMode } from './job.ts';
 import { DEGRADED_KINDS, isDegradedKind } from './train.ts';
@@ -53,7 +54,8 @@ try {
   const started = Date.now();
   log('trainer started', { mode: config.mode, seed: config.seed, registry: config.registryUrl });
   const deps = [config.registryUrl, config.featureServerUrl].filter((u): u is string => !!u);
-  await Promise.all(deps.map((u) => waitReady(u, waitReadyMs)));
+  // Not ready in time is not fatal here: the job's own first call then says what is wrong.
+  await Promise.all(deps.map((u) => pollReady(u, waitReadyMs, { intervalMs: 25 })));
   const result = await runTrainer(config);
   log('trainer finished', { duration_ms: Date.now() - started });
   process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -61,19 +63,4 @@ try {
 } catch (e) {
   process.stderr.write(`trainer: ${config.mode} failed: ${(e as Error).message}\n`);
   process.exit(1);
-}
-
-/** Resolves once `${base}/readyz` answers 200, or after `ms`: the job's own calls then say what is wrong. */
-async function waitReady(base: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`${base.replace(/\/+$/, '')}/readyz`, { signal: AbortSignal.timeout(1000) });
-      await res.body?.cancel();
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

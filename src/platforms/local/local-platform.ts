@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Mechanism } from '../../pipeline/common/config.ts';
+import { pollReady } from '../../pipeline/common/ready.ts';
 import type {
   PipelineEndpoints,
   PipelineOptions,
@@ -118,7 +119,6 @@ export class LocalPlatform implements Platform {
     this.onEvent(() => refreshActive());
     refreshActive();
 
-    let trainer: Job | undefined;
     try {
       this.api = toxiproxyApi(this.hub, { port: this.port('proxy-api') });
       await this.api.listen();
@@ -159,7 +159,7 @@ export class LocalPlatform implements Platform {
       );
       // The trainer is on the critical path: it starts with the infrastructure (and waits for it
       // itself), so its own start-up does not queue behind the serving replicas'.
-      trainer = this.job = runJob(
+      const trainer = runJob(
         entry('trainer'),
         {
           ...common,
@@ -171,6 +171,7 @@ export class LocalPlatform implements Platform {
         },
         log('trainer'),
       );
+      this.job = trainer;
       refreshActive();
       void trainer.done.then(refreshActive, refreshActive);
       await Promise.all([this.waitReady(url('registry')), this.waitReady(url('feature-server'))]);
@@ -234,8 +235,7 @@ export class LocalPlatform implements Platform {
       this.writeStatus();
       return this.ep;
     } catch (err) {
-      trainer?.kill();
-      await trainer?.done.catch(() => {});
+      // stop() also kills a bootstrap trainer that is still running.
       await this.stop();
       throw err;
     }
@@ -320,21 +320,11 @@ export class LocalPlatform implements Platform {
   }
 
   private async waitReady(base: string, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let last = '';
-    while (Date.now() < deadline) {
-      if (this.stopped) throw new Error('platform stopped while waiting for readiness');
-      try {
-        const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(1000) });
-        if (res.ok) return;
-        last = `HTTP ${res.status}`;
-      } catch (e) {
-        last = (e as Error).message;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const r = await pollReady(base, timeoutMs, { cancelled: () => this.stopped });
+    if (r.ready) return;
+    if (this.stopped) throw new Error('platform stopped while waiting for readiness');
     throw new Error(
-      `${base} was not ready within ${timeoutMs} ms (last: ${last}); see the logs in ${this.opts.stateDir}/logs`,
+      `${base} was not ready within ${timeoutMs} ms (last: ${r.last}); see the logs in ${this.opts.stateDir}/logs`,
     );
   }
 
@@ -358,6 +348,10 @@ export class LocalPlatform implements Platform {
     for (const l of this.listeners) l(ev);
   }
 }
+
+/** A link name or prefix `faultLinks` accepts (the canary's link included). */
+export const LINK_SELECTOR =
+  /^(?:gateway->model-server(?:-(?:\d+|canary))?|model-server->feature-server|model-server->registry)$/;
 
 /** `gateway->model-server` selects every replica's link, as a latency fault's `link` does. */
 export function wantsProxy(selection: 'all' | readonly string[], link: string): boolean {
