@@ -186,9 +186,12 @@ export async function benchPipeline(o: PipelineBenchOptions) {
   const platform = new LocalPlatform({ replicas: 2, stateDir, faultLinks: [] });
   // Side by side: the same pipeline with a fault proxy on every link (a scenario with network faults
   // proxies only the links it targets, so this is the upper bound of what proxies cost).
-  const proxiedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-bench-proxied-'));
   const proxied = o.throughput
-    ? new LocalPlatform({ replicas: 2, stateDir: proxiedDir, faultLinks: 'all' })
+    ? new LocalPlatform({
+        replicas: 2,
+        stateDir: fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-bench-proxied-')),
+        faultLinks: 'all',
+      })
     : undefined;
   const trivial = await startTrivialServer();
   let floor: FloorTopology | undefined;
@@ -367,8 +370,8 @@ export async function benchPipeline(o: PipelineBenchOptions) {
     // Keep the logs of a failed run for diagnosis.
     if (ok) {
       fs.rmSync(stateDir, { recursive: true, force: true });
-      fs.rmSync(proxiedDir, { recursive: true, force: true });
-    } else log(`pipeline: logs kept in ${stateDir}/logs and ${proxiedDir}/logs`);
+      if (proxied) fs.rmSync(proxied.stateDir, { recursive: true, force: true });
+    } else log(`pipeline: logs kept in ${stateDir}/logs${proxied ? ` and ${proxied.stateDir}/logs` : ''}`);
   }
   return out;
 }
