@@ -2,7 +2,7 @@
 // benchmark 4: the generator's own overhead against a trivial local server.
 import { Worker } from 'node:worker_threads';
 import type { LatencySummaryMs } from '../src/load/driver.ts';
-import { log, sleep, startTrivialServer } from './lib.ts';
+import { describeMachine, log, type MachineDelta, machineMeter, sleep, startTrivialServer } from './lib.ts';
 
 export interface LoadJob {
   url: string;
@@ -89,6 +89,8 @@ export interface LadderStep {
   rate: number;
   pass: boolean;
   result: LoadStepResult;
+  /** What the whole machine did during the step: tells a stall of the target from one of the VM. */
+  machine?: MachineDelta | null;
 }
 
 /**
@@ -121,6 +123,7 @@ export async function interleavedLadder(opts: {
       if (isExtra && !lastPass.get(t.name)) continue;
       const endSampling = await opts.during?.(t.name, rate);
       let result: LoadStepResult | undefined;
+      const machine = machineMeter();
       try {
         result = await runLoad({ url: t.url, rate, durationMs: opts.durationMs });
       } finally {
@@ -129,7 +132,7 @@ export async function interleavedLadder(opts: {
       const pass = sustained(result, opts.budget);
       failures.set(t.name, pass ? 0 : (failures.get(t.name) ?? 0) + 1);
       lastPass.set(t.name, pass);
-      const step = { target: t.name, rate, pass, result };
+      const step = { target: t.name, rate, pass, result, machine: machine() };
       steps.push(step);
       opts.onStep?.(step);
       // Let queues from an overloaded step drain before the next one starts.
@@ -158,7 +161,8 @@ export function describeStep(s: LadderStep): string {
   return (
     `${s.target.padEnd(9)} ${String(s.rate).padStart(5)}/s → ${r.achievedRate.toFixed(0)}/s ` +
     `p50 ${r.latency.p50 ?? '—'} p99 ${r.latency.p99 ?? '—'} ms, err ${r.errors + r.timeouts}, ` +
-    `drop ${r.dropped}, fallback ${r.fallbackTotal}, lag p99 ${r.lag.p99 ?? '—'} ms ${s.pass ? 'PASS' : 'FAIL'}`
+    `drop ${r.dropped}, fallback ${r.fallbackTotal}, lag p99 ${r.lag.p99 ?? '—'} ms ${s.pass ? 'PASS' : 'FAIL'}` +
+    (s.pass ? '' : ` (${describeMachine(s.machine)})`)
   );
 }
 

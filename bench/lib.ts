@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { SERVICE_ENV, SERVICE_EXEC_ARGV } from '../src/platforms/local/local-platform.ts';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -51,7 +52,9 @@ export interface TrivialServer {
 }
 
 export async function startTrivialServer(): Promise<TrivialServer> {
-  const child: ChildProcess = spawn(process.execPath, ['-e', TRIVIAL_SERVER], {
+  // Same V8 flags and environment as a pipeline service, so its RSS is a like-for-like floor.
+  const child: ChildProcess = spawn(process.execPath, [...SERVICE_EXEC_ARGV, '-e', TRIVIAL_SERVER], {
+    env: { ...process.env, ...SERVICE_ENV },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
@@ -103,6 +106,64 @@ export function procCpuMs(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** What the whole machine did over an interval: CPU of every process, time stolen by the host, disk reads. */
+export interface MachineDelta {
+  wallMs: number;
+  /** CPU time of every process on the machine (user, nice, system, irq, softirq), ms. */
+  busyMs: number;
+  /** Time the hypervisor ran something else while this VM wanted a CPU, ms. */
+  stealMs: number;
+  iowaitMs: number;
+  /** Page faults that had to read from disk (e.g. code paged out by the host's reclaim). */
+  majorFaults: number;
+}
+
+function machineCounters() {
+  try {
+    const cpu = fs
+      .readFileSync('/proc/stat', 'utf8')
+      .split('\n', 1)[0]
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    const [user, nice, system, , iowait, irq, softirq, steal] = cpu;
+    const vm = /^pgmajfault (\d+)$/m.exec(fs.readFileSync('/proc/vmstat', 'utf8'));
+    const ms = (t: number) => (t * 1000) / CLK_TCK;
+    return {
+      at: performance.now(),
+      busyMs: ms(user + nice + system + irq + softirq),
+      stealMs: ms(steal ?? 0),
+      iowaitMs: ms(iowait),
+      majorFaults: vm ? Number(vm[1]) : 0,
+    };
+  } catch {
+    return null; // not Linux: no machine context
+  }
+}
+
+/** Starts measuring the machine; the returned function gives the delta since (null off Linux). */
+export function machineMeter(): () => MachineDelta | null {
+  const a = machineCounters();
+  return () => {
+    const b = machineCounters();
+    if (!a || !b) return null;
+    return {
+      wallMs: b.at - a.at,
+      busyMs: b.busyMs - a.busyMs,
+      stealMs: b.stealMs - a.stealMs,
+      iowaitMs: b.iowaitMs - a.iowaitMs,
+      majorFaults: b.majorFaults - a.majorFaults,
+    };
+  };
+}
+
+/** "busy 1.31 of 2 cores, steal 0 ms, 0 major faults" */
+export function describeMachine(m: MachineDelta | null | undefined): string {
+  if (!m) return 'no machine counters';
+  return `machine busy ${(m.busyMs / m.wallMs).toFixed(2)} of ${os.availableParallelism()} cores, steal ${m.stealMs.toFixed(0)} ms, ${m.majorFaults} major faults`;
 }
 
 export interface MachineInfo {
@@ -177,8 +238,8 @@ export async function startFloorTopology(): Promise<FloorTopology> {
   const script = fileURLToPath(new URL('./floor-hop.ts', import.meta.url));
   const children: ChildProcess[] = [];
   const start = async (role: string, upstreams: string[]) => {
-    const child = spawn(process.execPath, [script], {
-      env: { ...process.env, ROLE: role, UPSTREAMS: upstreams.join(',') },
+    const child = spawn(process.execPath, [...SERVICE_EXEC_ARGV, script], {
+      env: { ...process.env, ...SERVICE_ENV, ROLE: role, UPSTREAMS: upstreams.join(',') },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     children.push(child);

@@ -203,6 +203,11 @@ export async function benchPipeline(o: PipelineBenchOptions) {
     rssUnderLoadDuring?: string;
     /** RSS of the trivial one-file Node HTTP server after the same load: the per-process floor. */
     trivialServerMiB?: number | null;
+    /**
+     * RSS of the topology floor's processes after its ladder and repeats: an HTTP hop with an undici
+     * client and nothing else, so the least a pipeline process with the same shape can hold.
+     */
+    floorRss?: { role: string; rssMiB: number; pssMiB: number | null }[];
     steps?: LadderStep[];
     /** Idle CPU of every pipeline process after warm-up (ms of CPU per second), and the total. */
     idleCpuMsPerS?: Record<string, number>;
@@ -318,6 +323,10 @@ export async function benchPipeline(o: PipelineBenchOptions) {
         );
       }
       out.ceilingMaxRate = maxSustained(out.steps, 'ceiling');
+      out.floorRss = [...floor.pids].flatMap(([pid, role]) => {
+        const rss = rssMiB(pid);
+        return rss === null ? [] : [{ role, rssMiB: rss, pssMiB: pssMiB(pid) }];
+      });
 
       if (haveWrk() && o.wrkDurationS > 0) {
         const script = path.join(o.resultsDir, 'wrk-post.lua');

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchDrift } from './drift.ts';
 import { benchGeneratorOverhead } from './generator.ts';
-import { fmt, log, machineInfo, median, ratio, round, table } from './lib.ts';
+import { describeMachine, fmt, log, machineInfo, median, ratio, round, table } from './lib.ts';
 import { benchPipeline } from './pipeline.ts';
 import { profilePipeline } from './profile.ts';
 import { benchProxy } from './proxy.ts';
@@ -313,6 +313,16 @@ if (pipeline?.steps) {
       `${fmt(med, 1)} ms`,
       `each: ${p99s.map((v) => fmt(v, 1)).join(', ')} ms; passed ${atGoal.filter((s) => s.pass).length}/${atGoal.length}; floor median p99 ${fmt(median(floorAtGoal.map((s) => s.result.latency.p99 ?? Number.POSITIVE_INFINITY)), 1)} ms`,
     ]);
+    // A failed step with the machine's context: a stall of the VM (steal, major faults, other
+    // processes' CPU) shows in the generator's own lag and here, not only in the pipeline.
+    for (const [i, s] of atGoal.entries()) {
+      if (s.pass) continue;
+      rows.push([
+        `  failed step ${i + 1}/${atGoal.length}`,
+        `p99 ${fmt(s.result.latency.p99, 1)} ms`,
+        `drop ${s.result.dropped}, err ${s.result.errors + s.result.timeouts}, fallback ${s.result.fallbackTotal}; generator lag p99 ${fmt(s.result.lag.p99, 1)} / max ${fmt(s.result.lag.max, 1)} ms; ${describeMachine(s.machine)}`,
+      ]);
+    }
     goals.throughput = {
       goal: `≥ ${GOALS.throughputRps} predictions/s at p99 ≤ ${GOALS.p99Ms} ms, 0 errors`,
       measured: `${GOALS.throughputRps}/s: median p99 ${fmt(med, 1)} ms over ${atGoal.length} steps (${atGoal.filter((s) => s.pass).length} passed)${clean ? '' : ', with errors, drops or fallback'}; ladder max ${pipeMax} req/s`,
@@ -389,6 +399,16 @@ if (pipeline?.rssAfterWarmup) {
       '  per-process floor: trivial Node HTTP server',
       `${fmt(floor, 0)} MiB`,
       `× ${w.processes.length} processes = ${fmt(floor * w.processes.length, 0)} MiB; pipeline/floor ratio ${fmt(ratio(l?.totalMiB ?? w.totalMiB, floor * w.processes.length), 2)}`,
+    ]);
+  }
+  const hops = pipeline.floorRss?.filter((h) => h.role !== 'feature-server') ?? [];
+  if (hops.length) {
+    // A hop that also calls out (gateway, model-server): the floor of any pipeline process with a client.
+    const mean = hops.reduce((a, h) => a + h.rssMiB, 0) / hops.length;
+    rows.push([
+      '  per-process floor: topology-floor hop (HTTP server + undici client, no work)',
+      `${fmt(mean, 0)} MiB`,
+      `× ${w.processes.length} processes = ${fmt(mean * w.processes.length, 0)} MiB (goal ${fmt(GOALS.rssMiB, 0)} MiB); each: ${hops.map((h) => `${h.role} ${fmt(h.rssMiB, 0)}`).join(', ')}`,
     ]);
   }
   const worst = Math.max(w.totalMiB, l?.totalMiB ?? 0);
