@@ -4,7 +4,10 @@
 // shared by the tests below; each one puts back what it changed (alias, toxics, links, services).
 // The same expectations failing with the mechanisms switched off: pipeline-local-disabled.test.ts.
 
+import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICE_ENV, SERVICE_EXEC_ARGV } from '../src/platforms/local/local-platform.ts';
+import { SERVICES } from '../src/platforms/platform.ts';
 import {
   between,
   controllerEvents,
@@ -128,6 +131,18 @@ describe('reference pipeline on the local platform (every mechanism on)', () => 
       const text = await res.text();
       expect(text, `${name} /metrics`).toContain(`# TYPE ${metric}`);
       expect(text, `${name} /metrics`).toContain('http_requests_total');
+    }
+  });
+
+  it('runs every service with the memory settings the benchmarks measured', async () => {
+    // BENCHMARKS.md "RSS": these keep the pipeline's memory under load about 200 MiB lower.
+    for (const service of SERVICES) {
+      for (const r of await pl.platform.replicas(service)) {
+        const argv = fs.readFileSync(`/proc/${r.pid}/cmdline`, 'utf8').split('\0');
+        const env = fs.readFileSync(`/proc/${r.pid}/environ`, 'utf8').split('\0');
+        expect(argv, r.name).toEqual(expect.arrayContaining(SERVICE_EXEC_ARGV));
+        for (const [k, v] of Object.entries(SERVICE_ENV)) expect(env, r.name).toContain(`${k}=${v}`);
+      }
     }
   });
 

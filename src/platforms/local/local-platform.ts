@@ -22,9 +22,9 @@ import { ProxyHub, toxiproxyApi } from './toxiproxy-api.ts';
 
 /**
  * V8 options for every service. A 1 MiB young generation (default up to 16 MiB per semi-space)
- * suits request-scoped garbage. A 256 MiB old-generation limit (a service holds 10–20 MiB; the
- * registry's largest accepted artifact is 20 MiB) makes V8 grow the heap in small steps instead
- * of sizing it for this machine's 24 GiB. Each flag cut the pipeline's RSS under load by about
+ * suits request-scoped garbage. A 256 MiB old-generation limit (a service holds 10–20 MiB of heap;
+ * artifacts and bodies are Buffers, outside it) makes V8 grow the heap in small steps instead of
+ * sizing it for the machine's memory. Each flag cut the pipeline's RSS under load by about
  * 100 MiB, with no measurable CPU cost (BENCHMARKS.md, "RSS").
  */
 export const SERVICE_EXEC_ARGV = ['--max-semi-space-size=1', '--max-old-space-size=256'];
