@@ -55,7 +55,7 @@ export async function pipelineRss(p: LocalPlatform): Promise<RssSample> {
 }
 
 /** Samples RSS once a second until the returned function is called; keeps the peak total. */
-function rssSampler(p: LocalPlatform, into: { peak?: RssSample; label?: string }, label: string) {
+export function rssSampler(p: LocalPlatform, into: { peak?: RssSample; label?: string }, label: string) {
   let stopped = false;
   const tick = async () => {
     if (stopped) return;
@@ -86,14 +86,14 @@ export interface CpuPerRequest {
 }
 
 /** CPU used by every pipeline process and by the harness during one step, per answered request. */
-async function pipelinePids(p: LocalPlatform): Promise<Map<number, string>> {
+export async function pipelinePids(p: LocalPlatform): Promise<Map<number, string>> {
   const pids = new Map<number, string>();
   for (const service of SERVICES)
     for (const r of await p.replicas(service)) if (r.pid) pids.set(r.pid, service);
   return pids;
 }
 
-function cpuMeter(pids: Map<number, string>, rate: number, into: CpuPerRequest[]) {
+export function cpuMeter(pids: Map<number, string>, rate: number, into: CpuPerRequest[]) {
   const before = new Map([...pids.keys()].map((pid) => [pid, procCpuMs(pid)]));
   // Main thread only: the proxies (plus this sampler); the generator's worker reports its own.
   const self0 = process.threadCpuUsage();

@@ -9,13 +9,14 @@ import { parseArgs } from 'node:util';
 import { benchDrift } from './drift.ts';
 import { benchGeneratorOverhead } from './generator.ts';
 import { describeMachine, fmt, log, machineInfo, median, ratio, round, table } from './lib.ts';
+import { benchMemorySettings, servicesCpuUs } from './memory.ts';
 import { benchPipeline } from './pipeline.ts';
 import { profilePipeline } from './profile.ts';
 import { benchProxy } from './proxy.ts';
 import { benchReportGeneration } from './reports.ts';
 import { benchStartup } from './startup.ts';
 
-const ALL = ['drift', 'generator', 'proxy', 'startup', 'pipeline', 'rss', 'reports'] as const;
+const ALL = ['drift', 'generator', 'proxy', 'startup', 'pipeline', 'rss', 'memory', 'reports'] as const;
 type BenchName = (typeof ALL)[number];
 
 const GOALS = {
@@ -152,6 +153,19 @@ const pipeline =
         }),
       )
     : undefined;
+const memory = selected.has('memory')
+  ? await step('memory', () =>
+      benchMemorySettings({
+        rate: GOALS.throughputRps,
+        durationMs: CFG.pipeline.durationMs,
+        warmupMs: CFG.pipeline.warmupMs,
+        repeats: quick ? 1 : 3,
+        wrkDurationS: args['no-wrk'] ? 0 : CFG.pipeline.wrkDurationS,
+        wrkConnections: CFG.pipeline.wrkConnections,
+        resultsDir,
+      }),
+    )
+  : undefined;
 const reports = selected.has('reports')
   ? await step('reports', () => benchReportGeneration({ scenarios: 6, repeats: CFG.reportRepeats }))
   : undefined;
@@ -423,6 +437,29 @@ if (pipeline?.rssAfterWarmup) {
     measured: `${fmt(worstPss, 0)} MiB peak (sum of PSS)`,
     met: worstPss <= GOALS.rssMiB,
   };
+}
+if (memory) {
+  const [defaults, shipped] = memory.variants;
+  const cpu = (v: (typeof memory.variants)[number]) =>
+    v.cpu[0]?.totalUs - (v.cpu[0]?.usPerRequest.generator ?? 0);
+  for (const v of memory.variants) {
+    rows.push([
+      `memory settings: ${v.name} (${v.runtime.execArgv.join(' ') || 'no V8 flags'}${
+        Object.keys(v.runtime.env).length
+          ? `, ${Object.entries(v.runtime.env)
+              .map(([k, x]) => `${k}=${x}`)
+              .join(' ')}`
+          : ''
+      })`,
+      `RSS ${fmt(v.afterWarmup?.totalMiB, 0)} / ${fmt(v.peak?.totalMiB, 0)} MiB`,
+      `after warm-up / peak (during ${v.peakDuring}); PSS ${fmt(v.afterWarmup?.totalPssMiB, 0)} / ${fmt(v.peak?.totalPssMiB, 0)} MiB; services' CPU @ ${memory.rate}/s ${fmt(cpu(v), 0)} µs per prediction (median of ${v.cpu.length}: ${v.cpu.map((c) => fmt(c.totalUs - (c.usPerRequest.generator ?? 0), 0)).join(', ')})`,
+    ]);
+  }
+  rows.push([
+    '  ratio as shipped / node defaults (same run, interleaved)',
+    `peak RSS ${fmt(ratio(shipped.peak?.totalMiB, defaults.peak?.totalMiB), 2)}`,
+    `peak PSS ${fmt(ratio(shipped.peak?.totalPssMiB, defaults.peak?.totalPssMiB), 2)}; CPU per prediction ${fmt(ratio(cpu(shipped), cpu(defaults)), 2)}`,
+  ]);
 }
 if (generator) {
   for (const r of generator.rows) {

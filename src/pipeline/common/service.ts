@@ -90,7 +90,13 @@ export function createService(opts: ServiceOptions): Service {
   });
   const metrics = new client.Registry();
   if (opts.processMetrics !== false) {
-    client.collectDefaultMetrics({ register: metrics, prefix: `${opts.name.replace(/-/g, '_')}_` });
+    // The event-loop delay monitor samples on a timer: at the default 10 ms it woke every idle
+    // service 100 times a second, most of the idle pipeline's CPU on this VM (BENCHMARKS.md).
+    client.collectDefaultMetrics({
+      register: metrics,
+      prefix: `${opts.name.replace(/-/g, '_')}_`,
+      eventLoopMonitoringPrecision: 100,
+    });
   }
   const requests = new client.Counter({
     name: 'http_requests_total',

@@ -35,6 +35,12 @@ export const SERVICE_EXEC_ARGV = ['--max-semi-space-size=1', '--max-old-space-si
  */
 export const SERVICE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
+/** How each service's Node process is run: V8 options and extra environment. */
+export interface ServiceRuntime {
+  execArgv: readonly string[];
+  env: Readonly<Record<string, string>>;
+}
+
 const PIPELINE_DIR = fileURLToPath(new URL('../../pipeline/', import.meta.url));
 const entry = (service: string) => path.join(PIPELINE_DIR, service, 'main.ts');
 
@@ -50,8 +56,14 @@ export class LocalPlatform implements Platform {
   private stopped = false;
   /** The bootstrap trainer while it runs: stop() must not leave it behind. */
   private job?: Job;
+  private readonly runtime: ServiceRuntime;
 
-  constructor(opts: PipelineOptions = {}) {
+  /** `runtime` is for side-by-side benchmarks of the settings above; everything else uses the default. */
+  constructor(
+    opts: PipelineOptions = {},
+    runtime: ServiceRuntime = { execArgv: SERVICE_EXEC_ARGV, env: SERVICE_ENV },
+  ) {
+    this.runtime = runtime;
     const stateDir = path.resolve(opts.stateDir ?? fs.mkdtempSync(path.resolve('.faultline', 'pipeline-')));
     this.opts = {
       replicas: opts.replicas ?? 2,
@@ -320,8 +332,8 @@ export class LocalPlatform implements Platform {
       service,
       replica: replica === 'canary' ? -1 : replica,
       entry: entry(service),
-      execArgv: SERVICE_EXEC_ARGV,
-      env: { ...SERVICE_ENV, ...env },
+      execArgv: [...this.runtime.execArgv],
+      env: { ...this.runtime.env, ...env },
       port: this.port(name),
       logFile: log(name),
     });
