@@ -1,7 +1,9 @@
 // Benchmark 3b: what the services' memory settings (SERVICE_EXEC_ARGV, SERVICE_ENV in
 // src/platforms/local/local-platform.ts) buy. Two pipelines side by side, one with Node's defaults
 // and one as shipped, given the same load in turn (the other idles): RSS and PSS after warm-up and
-// at the peak, and CPU per prediction (median of repeats), so a memory gain paid for in CPU would show.
+// at the peak, and CPU and GC time per prediction (median of repeats), so a memory gain paid for in
+// CPU would show. GC time (from the services' own metrics) is the sharper gauge: whole-process CPU
+// moves ±10–15 % between steps on this VM.
 // Run it with a warm compile cache (after any other pipeline start): a first start after a source
 // change loads Node's TypeScript stripper into every service, ~15 MiB each.
 import fs from 'node:fs';
@@ -33,6 +35,24 @@ export interface MemoryVariant {
   peakDuring?: string;
   /** One entry per step at the rate. */
   cpu: CpuPerRequest[];
+  /** GC time per prediction in each step, µs, summed over the serving processes, by GC kind. */
+  gc: Record<string, number>[];
+}
+
+/** Seconds spent in GC so far by kind (prom-client's nodejs_gc_duration_seconds), summed over `urls`. */
+async function gcSeconds(urls: string[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const url of urls) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    for (const m of text.matchAll(/_gc_duration_seconds_sum\{kind="(\w+)"[^}]*\} (\S+)/g))
+      out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+/** Median GC µs per prediction over a variant's steps, all kinds. */
+export function gcUs(v: MemoryVariant): number | null {
+  return median(v.gc.map((g) => Object.values(g).reduce((a, b) => a + b, 0)));
 }
 
 /** Median CPU µs per prediction of the pipeline's processes over a variant's steps (generator excluded). */
@@ -51,8 +71,8 @@ export async function benchMemorySettings(o: {
   resultsDir: string;
 }) {
   const variants: MemoryVariant[] = [
-    { name: 'node defaults', runtime: { execArgv: [], env: {} }, cpu: [] },
-    { name: 'as shipped', runtime: { execArgv: SERVICE_EXEC_ARGV, env: SERVICE_ENV }, cpu: [] },
+    { name: 'node defaults', runtime: { execArgv: [], env: {} }, cpu: [], gc: [] },
+    { name: 'as shipped', runtime: { execArgv: SERVICE_EXEC_ARGV, env: SERVICE_ENV }, cpu: [], gc: [] },
   ];
   const dirs = variants.map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-bench-memory-')));
   const platforms = variants.map(
@@ -78,8 +98,18 @@ export async function benchMemorySettings(o: {
       ...Array.from({ length: o.repeats }, () => ({
         label: `${o.rate}/s`,
         run: async (p: LocalPlatform, v: MemoryVariant) => {
+          const ep = p.endpoints;
+          const serving = [ep.gateway, ...ep.modelServers, ep.featureServer];
+          const gc0 = await gcSeconds(serving);
           const end = cpuMeter(await pipelinePids(p), o.rate, v.cpu);
-          end(await runLoad({ url: p.endpoints.gateway, rate: o.rate, durationMs: o.durationMs }));
+          const r = await runLoad({ url: ep.gateway, rate: o.rate, durationMs: o.durationMs });
+          end(r);
+          const gc1 = await gcSeconds(serving);
+          v.gc.push(
+            Object.fromEntries(
+              Object.entries(gc1).map(([k, x]) => [k, ((x - (gc0[k] ?? 0)) * 1e6) / Math.max(1, r.ok)]),
+            ),
+          );
         },
       })),
       ...(wrk

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { benchDrift } from './drift.ts';
 import { benchGeneratorOverhead } from './generator.ts';
 import { describeMachine, fmt, log, machineInfo, median, ratio, round, table } from './lib.ts';
-import { benchMemorySettings, servicesCpuUs } from './memory.ts';
+import { benchMemorySettings, gcUs, servicesCpuUs } from './memory.ts';
 import { benchPipeline } from './pipeline.ts';
 import { profilePipeline } from './profile.ts';
 import { benchProxy } from './proxy.ts';
@@ -456,9 +456,18 @@ if (memory) {
     ]);
   }
   rows.push([
+    '  GC time per prediction (gateway, model-servers, feature-server)',
+    `${fmt(gcUs(shipped), 0)} vs ${fmt(gcUs(defaults), 0)} µs`,
+    `as shipped vs node defaults, median of ${shipped.gc.length}; as shipped by kind: ${Object.entries(
+      shipped.gc.at(-1) ?? {},
+    )
+      .map(([k, x]) => `${k} ${fmt(x, 0)}`)
+      .join(', ')} (last step)`,
+  ]);
+  rows.push([
     '  ratio as shipped / node defaults (same run, interleaved)',
     `peak RSS ${fmt(ratio(shipped.peak?.totalMiB, defaults.peak?.totalMiB), 2)}`,
-    `peak PSS ${fmt(ratio(shipped.peak?.totalPssMiB, defaults.peak?.totalPssMiB), 2)}; CPU per prediction ${fmt(ratio(cpu(shipped), cpu(defaults)), 2)}`,
+    `peak PSS ${fmt(ratio(shipped.peak?.totalPssMiB, defaults.peak?.totalPssMiB), 2)}; CPU per prediction ${fmt(ratio(cpu(shipped), cpu(defaults)), 2)}; GC +${fmt((gcUs(shipped) ?? 0) - (gcUs(defaults) ?? 0), 0)} µs per prediction`,
   ]);
 }
 if (generator) {
