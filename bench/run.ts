@@ -159,7 +159,7 @@ const memory = selected.has('memory')
         rate: GOALS.throughputRps,
         durationMs: CFG.pipeline.durationMs,
         warmupMs: CFG.pipeline.warmupMs,
-        repeats: quick ? 1 : 3,
+        repeats: quick ? 2 : 4, // even: each setting goes first equally often
         wrkDurationS: args['no-wrk'] ? 0 : CFG.pipeline.wrkDurationS,
         wrkConnections: CFG.pipeline.wrkConnections,
         resultsDir,
@@ -440,8 +440,7 @@ if (pipeline?.rssAfterWarmup) {
 }
 if (memory) {
   const [defaults, shipped] = memory.variants;
-  const cpu = (v: (typeof memory.variants)[number]) =>
-    v.cpu[0]?.totalUs - (v.cpu[0]?.usPerRequest.generator ?? 0);
+  const cpu = servicesCpuUs;
   for (const v of memory.variants) {
     rows.push([
       `memory settings: ${v.name} (${v.runtime.execArgv.join(' ') || 'no V8 flags'}${
