@@ -29,7 +29,7 @@ const GOALS = {
 
 const HELP = `usage: npm run bench -- [options]
   --only a,b     run only these benchmarks: ${ALL.join(', ')}
-  --quick        short steps and fewer repeats (about 90 s instead of about 5 min)
+  --quick        short steps and fewer repeats (about 2 min instead of about 10 min)
   --profile      also run the pipeline once under --cpu-prof and print the hot spots
   --profile-rate offered rate for the profile run (default 500)
   --no-wrk       skip the wrk cross-check
