@@ -160,13 +160,17 @@ describe('reference pipeline on the local platform (every mechanism on)', () => 
         pl.events.find((e) => e.type === 'replica-started' && e.name === victim.name && e.ts_ms >= killedAt),
       20_000,
     );
-    await waitFor(
-      'the replacement to be ready',
-      async () => (await fetch(`${ep.modelServers[0]}/readyz`)).ok,
+    // The platform reports the replacement's readiness (journaled by the runner as platform.event).
+    const ready = await waitFor(
+      'a replica-ready event for the replacement',
+      () => pl.events.find((e) => e.type === 'replica-ready' && e.pid === replaced.pid),
       30_000,
-      200,
     );
-    const readyAt = Date.now();
+    expect(ready.name).toBe(victim.name);
+    expect(ready.ts_ms).toBeGreaterThanOrEqual(replaced.ts_ms);
+    expect(ready.details?.since_start_ms).toBe(ready.ts_ms - replaced.ts_ms);
+    expect((await fetch(`${ep.modelServers[0]}/readyz`)).ok).toBe(true);
+    const readyAt = ready.ts_ms;
     // Until the replacement serves again (the gateway ejected the dead replica for 5 s).
     await waitFor(
       'the replacement to serve',

@@ -189,6 +189,44 @@ describe('evaluation', () => {
     expect(by['fallback.share > 0 during fault'].passed).toBe(true);
   });
 
+  it('observes the restart mitigation when the replacement is ready, not when it is scheduled', () => {
+    const restartRunbook = { ...runbook, mitigation: { automated: 'restart', withinMs: 30_000 } };
+    const scheduled: JournalEntry = {
+      ts_ms: T + 10_100,
+      type: 'platform.event',
+      kind: 'replica-restart-scheduled',
+      service: 'model-server',
+      name: 'model-server-0',
+    };
+    const ready: JournalEntry = {
+      ts_ms: T + 10_900,
+      type: 'platform.event',
+      kind: 'replica-ready',
+      service: 'model-server',
+      name: 'model-server-0',
+      details: { since_start_ms: 700 },
+    };
+    const opts = { runbook: restartRunbook, killedServices: ['model-server'] };
+    expect(measure(input(recs, [scheduled, ready], opts)).mitigation).toMatchObject({
+      name: 'restart',
+      observed: true,
+      t: T + 10_900,
+      evidence:
+        'supervisor replaced model-server-0; ready 800 ms after the restart was scheduled (700 ms after its process started)',
+    });
+    expect(measure(input(recs, [scheduled], opts)).mitigation).toMatchObject({
+      observed: false,
+      evidence: 'the supervisor scheduled a replacement for model-server-0, which never became ready',
+    });
+    // Another replica's readiness is not this replacement's.
+    expect(
+      measure(input(recs, [scheduled, { ...ready, name: 'model-server-1' }], opts)).mitigation,
+    ).toMatchObject({
+      observed: false,
+    });
+    expect(measure(input(recs, [], opts)).mitigation).toMatchObject({ observed: false });
+  });
+
   it('fails MTTR when the SLOs never hold for stableFor before the end', () => {
     const broken = records(T, T + 40_000, 100, (t) =>
       t >= T + 10_000 && Math.round((t - T) / 10) % 3 === 0 ? { outcome: 'error', status: 502 } : {},

@@ -48,7 +48,13 @@ export interface ReplicaInfo {
 }
 
 export interface PlatformEvent {
-  type: 'replica-started' | 'replica-exited' | 'replica-restart-scheduled' | 'service-stopped';
+  /** `replica-ready`: a replica (re)started after start() answered /readyz; details.since_start_ms. */
+  type:
+    | 'replica-started'
+    | 'replica-ready'
+    | 'replica-exited'
+    | 'replica-restart-scheduled'
+    | 'service-stopped';
   service: string;
   name: string;
   ts_ms: number;

@@ -161,12 +161,27 @@ function mitigation(
   });
   switch (name) {
     case 'restart': {
-      const s = after(
+      // Observed once the replacement is ready again (a pod back to Ready), not when it is scheduled.
+      const restarted = after(
         (x) =>
           x.name === 'replica-restart' &&
           (input.killedServices.length === 0 || input.killedServices.includes(String(x.service))),
       );
-      return found(s, `supervisor replaced ${String(s?.replica ?? '')}`);
+      if (!restarted) return found(undefined, '');
+      const ready = input.index
+        .platformEvents()
+        .find((e) => e.kind === 'replica-ready' && e.name === restarted.replica && e.ts_ms >= restarted.t);
+      if (!ready)
+        return {
+          name,
+          observed: false,
+          evidence: `the supervisor scheduled a replacement for ${String(restarted.replica)}, which never became ready`,
+        };
+      const boot = (ready.details as { since_start_ms?: number } | undefined)?.since_start_ms;
+      return found(
+        { t: ready.ts_ms },
+        `supervisor replaced ${String(restarted.replica)}; ready ${ready.ts_ms - restarted.t} ms after the restart was scheduled${boot === undefined ? '' : ` (${boot} ms after its process started)`}`,
+      );
     }
     case 'rollback':
       return found(

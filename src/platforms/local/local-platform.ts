@@ -366,6 +366,28 @@ export class LocalPlatform implements Platform {
       details: { code: e.code, signal: e.signal, delayMs: e.delayMs },
     };
     for (const l of this.listeners) l(ev);
+    // After start(), a (re)started replica's readiness is the end of its part of an outage: the
+    // journal gets the moment, so boot time can be told apart from detection and routing.
+    if (e.type === 'started' && this.ep && !this.stopped) void this.reportReady(e);
+  }
+
+  private async reportReady(e: SupervisorEvent) {
+    const sameProcess = () => this.supervisor.status().find((r) => r.name === e.name)?.pid === e.pid;
+    const r = await pollReady(`http://127.0.0.1:${this.port(e.name)}`, 60_000, {
+      intervalMs: 25,
+      cancelled: () => this.stopped || !sameProcess(),
+    });
+    if (!r.ready || this.stopped || !sameProcess()) return;
+    const ts_ms = Date.now();
+    const ev: PlatformEvent = {
+      type: 'replica-ready',
+      service: e.service,
+      name: e.name,
+      ts_ms,
+      pid: e.pid,
+      details: { since_start_ms: ts_ms - e.ts_ms },
+    };
+    for (const l of this.listeners) l(ev);
   }
 }
 
