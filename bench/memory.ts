@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { scrape } from '../src/pipeline/controller/scrape.ts';
 import {
   LocalPlatform,
   SERVICE_ENV,
@@ -43,9 +44,10 @@ export interface MemoryVariant {
 async function gcSeconds(urls: string[]): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const url of urls) {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    for (const m of text.matchAll(/_gc_duration_seconds_sum\{kind="(\w+)"[^}]*\} (\S+)/g))
-      out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
+    for (const s of await scrape(`${url}/metrics`, 2000)) {
+      if (!s.name.endsWith('_gc_duration_seconds_sum')) continue;
+      out[s.labels.kind] = (out[s.labels.kind] ?? 0) + s.value;
+    }
   }
   return out;
 }
@@ -55,9 +57,12 @@ export function gcUs(v: MemoryVariant): number | null {
   return median(v.gc.map((g) => Object.values(g).reduce((a, b) => a + b, 0)));
 }
 
-/** Median CPU µs per prediction of the pipeline's processes over a variant's steps (generator excluded). */
+/** CPU µs per prediction of the pipeline's processes in one step (the generator left out). */
+export const stepServicesUs = (c: CpuPerRequest) => c.totalUs - (c.usPerRequest.generator ?? 0);
+
+/** Median of stepServicesUs over a variant's steps. */
 export function servicesCpuUs(v: MemoryVariant): number | null {
-  return median(v.cpu.map((c) => c.totalUs - (c.usPerRequest.generator ?? 0)));
+  return median(v.cpu.map(stepServicesUs));
 }
 
 export async function benchMemorySettings(o: {

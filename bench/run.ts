@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { benchDrift } from './drift.ts';
 import { benchGeneratorOverhead } from './generator.ts';
 import { describeMachine, fmt, log, machineInfo, median, ratio, round, table } from './lib.ts';
-import { benchMemorySettings, gcUs, servicesCpuUs } from './memory.ts';
+import { benchMemorySettings, gcUs, servicesCpuUs, stepServicesUs } from './memory.ts';
 import { benchPipeline } from './pipeline.ts';
 import { profilePipeline } from './profile.ts';
 import { benchProxy } from './proxy.ts';
@@ -440,7 +440,6 @@ if (pipeline?.rssAfterWarmup) {
 }
 if (memory) {
   const [defaults, shipped] = memory.variants;
-  const cpu = servicesCpuUs;
   for (const v of memory.variants) {
     rows.push([
       `memory settings: ${v.name} (${v.runtime.execArgv.join(' ') || 'no V8 flags'}${
@@ -451,7 +450,7 @@ if (memory) {
           : ''
       })`,
       `RSS ${fmt(v.afterWarmup?.totalMiB, 0)} / ${fmt(v.peak?.totalMiB, 0)} MiB`,
-      `after warm-up / peak (during ${v.peakDuring}); PSS ${fmt(v.afterWarmup?.totalPssMiB, 0)} / ${fmt(v.peak?.totalPssMiB, 0)} MiB; services' CPU @ ${memory.rate}/s ${fmt(cpu(v), 0)} µs per prediction (median of ${v.cpu.length}: ${v.cpu.map((c) => fmt(c.totalUs - (c.usPerRequest.generator ?? 0), 0)).join(', ')})`,
+      `after warm-up / peak (during ${v.peakDuring}); PSS ${fmt(v.afterWarmup?.totalPssMiB, 0)} / ${fmt(v.peak?.totalPssMiB, 0)} MiB; services' CPU @ ${memory.rate}/s ${fmt(servicesCpuUs(v), 0)} µs per prediction (median of ${v.cpu.length}: ${v.cpu.map((c) => fmt(stepServicesUs(c), 0)).join(', ')})`,
     ]);
   }
   rows.push([
@@ -466,7 +465,7 @@ if (memory) {
   rows.push([
     '  ratio as shipped / node defaults (same run, interleaved)',
     `peak RSS ${fmt(ratio(shipped.peak?.totalMiB, defaults.peak?.totalMiB), 2)}`,
-    `peak PSS ${fmt(ratio(shipped.peak?.totalPssMiB, defaults.peak?.totalPssMiB), 2)}; CPU per prediction ${fmt(ratio(cpu(shipped), cpu(defaults)), 2)}; GC +${fmt((gcUs(shipped) ?? 0) - (gcUs(defaults) ?? 0), 0)} µs per prediction`,
+    `peak PSS ${fmt(ratio(shipped.peak?.totalPssMiB, defaults.peak?.totalPssMiB), 2)}; CPU per prediction ${fmt(ratio(servicesCpuUs(shipped), servicesCpuUs(defaults)), 2)}; GC +${fmt((gcUs(shipped) ?? 0) - (gcUs(defaults) ?? 0), 0)} µs per prediction`,
   ]);
 }
 if (generator) {

@@ -332,7 +332,7 @@ export class LocalPlatform implements Platform {
       service,
       replica: replica === 'canary' ? -1 : replica,
       entry: entry(service),
-      execArgv: [...this.runtime.execArgv],
+      execArgv: this.runtime.execArgv,
       env: { ...this.runtime.env, ...env },
       port: this.port(name),
       logFile: log(name),
@@ -365,7 +365,7 @@ export class LocalPlatform implements Platform {
       pid: e.pid,
       details: { code: e.code, signal: e.signal, delayMs: e.delayMs },
     };
-    for (const l of this.listeners) l(ev);
+    this.emit(ev);
     // After start(), a (re)started replica's readiness is the end of its part of an outage: the
     // journal gets the moment, so boot time can be told apart from detection and routing.
     if (e.type === 'started' && this.ep && !this.stopped) void this.reportReady(e);
@@ -379,14 +379,17 @@ export class LocalPlatform implements Platform {
     });
     if (!r.ready || this.stopped || !sameProcess()) return;
     const ts_ms = Date.now();
-    const ev: PlatformEvent = {
+    this.emit({
       type: 'replica-ready',
       service: e.service,
       name: e.name,
       ts_ms,
       pid: e.pid,
       details: { since_start_ms: ts_ms - e.ts_ms },
-    };
+    });
+  }
+
+  private emit(ev: PlatformEvent) {
     for (const l of this.listeners) l(ev);
   }
 }

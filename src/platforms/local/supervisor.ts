@@ -12,7 +12,7 @@ export interface ProcessSpec {
   /** Script run with this Node binary. */
   entry: string;
   /** Node/V8 options placed before the script. */
-  execArgv?: string[];
+  execArgv?: readonly string[];
   env: Record<string, string>;
   port: number;
   logFile: string;
