@@ -256,7 +256,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       if (failed.length) {
         steadyStateFailed = true;
         throw new Aborted(
-          `steady-state hypothesis not met before any fault: ${failed.map((f) => `${f.check} (measured ${f.measuredText})`).join('; ')}`,
+          `steady-state hypothesis not met before any fault: ${failed.map((f) => `${f.check} (${f.status === 'inconclusive' ? f.explanation : `measured ${f.measuredText}`})`).join('; ')}`,
         );
       }
       progress.event('steady-state hypothesis met');
