@@ -130,3 +130,27 @@ describe('report.json and its JSON Schema', () => {
     expect(JSON.parse(out.text())).toEqual(published);
   });
 });
+
+type Loose = { scenarios: { checks: Record<string, unknown>[]; steadyState: Record<string, unknown>[] }[] };
+
+describe('check status in report.json', () => {
+  it('inconclusive round-trips; a report written before `status` existed reads it from `passed`; a bad status is rejected', () => {
+    const r = structuredClone(sampleReport({ scenarios: 2 }));
+    const c = r.scenarios[0].checks[0];
+    Object.assign(c, { status: 'inconclusive', passed: false, measured: null, measuredText: 'n/a' });
+    expect(parseReport(JSON.parse(JSON.stringify(r))).scenarios[0].checks[0].status).toBe('inconclusive');
+    expect(validate(published, r)).toEqual([]);
+
+    const old = structuredClone(sampleReport({ scenarios: 2 })) as unknown as Loose;
+    for (const s of old.scenarios) for (const k of [...s.checks, ...s.steadyState]) delete k.status;
+    expect(validate(published, old)).toEqual([]);
+    const read = parseReport(old);
+    for (const s of read.scenarios)
+      for (const k of [...s.checks, ...s.steadyState]) expect(k.status).toBe(k.passed ? 'passed' : 'failed');
+
+    const bad = structuredClone(sampleReport({ scenarios: 2 })) as unknown as Loose;
+    bad.scenarios[0].checks[0].status = 'maybe';
+    expect(expectInputError(() => parseReport(bad)).problems.join('\n')).toMatch(/status/);
+    expect(validate(published, bad).length).toBeGreaterThan(0);
+  });
+});

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { renderHtml } from '../src/report/html.ts';
 import { renderJunit } from '../src/report/junit.ts';
 import type { RunReport } from '../src/report/model.ts';
 import { renderSummary } from '../src/report/summary.ts';
@@ -179,5 +180,59 @@ describe('summary.md', () => {
     r.scenarios[1].reason = 'exit | <OOMKilled> *boom*';
     const md = renderSummary(r);
     expect(md).toContain('exit \\| &lt;OOMKilled&gt; \\*boom\\*');
+  });
+});
+
+describe('an inconclusive check (missing evidence) in every artifact', () => {
+  // One check of a passing scenario lost its evidence: the gate must fail and every artifact say why.
+  const inconclusiveReport = () => {
+    const r = sampleReport({ scenarios: 2, allPass: true });
+    const s = r.scenarios[0];
+    s.checks.push({
+      check: 'retries.total > 0 during fault',
+      metric: 'retries.total',
+      phase: 'fault',
+      op: '>',
+      target: 0,
+      targetText: '0',
+      measured: null,
+      measuredText: 'n/a',
+      status: 'inconclusive',
+      passed: false,
+      explanation:
+        'inconclusive: no scrape of gateway_retries_total spans the fault phase (one at or before its start and one at or after its end), so the increase is unknown',
+    });
+    return { r, s };
+  };
+
+  it('junit.xml: a failure of type CheckInconclusive whose message says inconclusive and what was missing', () => {
+    const { r, s } = inconclusiveReport();
+    const out = renderJunit(r);
+    expect(validateXml(out, 'inconclusive.xml').status).toBe(0);
+    const q = `/testsuites/testsuite[@name="${s.name}"]/testcase[@name="retries.total > 0 during fault"]/failure`;
+    expect(xpath(out, `string(${q}/@type)`)).toBe('CheckInconclusive');
+    expect(xpath(out, `string(${q}/@message)`)).toBe(
+      'inconclusive: no scrape of gateway_retries_total spans the fault phase (one at or before its start and one at or after its end), so the increase is unknown (fault phase), target > 0',
+    );
+    expect(xpath(out, `string(/testsuites/testsuite[@name="${s.name}"]/@failures)`)).toBe('1');
+  });
+
+  it('summary.md and index.html mark it INCONCLUSIVE (not pass), and count it', () => {
+    const { r } = inconclusiveReport();
+    const md = renderSummary(r);
+    expect(md).toContain(
+      '| retries.total &gt; 0 during fault | fault phase | n/a | &gt; 0 | **INCONCLUSIVE** |',
+    );
+    expect(md).toContain('1 inconclusive for missing evidence');
+    expect(md).toMatch(
+      /- retries\.total &gt; 0 during fault: inconclusive: no scrape of gateway\\_retries\\_total/,
+    );
+    const html = renderHtml(r);
+    const row =
+      /<tr class="check-failed" data-check="retries.total &gt; 0 during fault" data-status="inconclusive">[\s\S]*?<\/tr>/.exec(
+        html,
+      );
+    expect(row?.[0]).toContain('<span class="status inconclusive">INCONCLUSIVE</span>');
+    expect(row?.[0]).toContain('inconclusive: no scrape of gateway_retries_total');
   });
 });

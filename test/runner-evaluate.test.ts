@@ -151,7 +151,7 @@ describe('evaluation', () => {
     expect(m.summaries.steady.availability).toBe(1);
     expect(m.summaries.fault.availability).toBeCloseTo(0.8, 2);
     expect(m.mttd).toMatchObject({ detected: true, ms: 1500, signal: 'breaker-open' });
-    // SLO availability ≥ 99% per 250 ms bucket: broken until T+14 s, then it holds for good.
+    // SLO availability ≥ 99% (judged per MTTR_RESOLUTION_MS bucket): broken until T+14 s, then it holds for good.
     expect(m.mttr).toMatchObject({ recovered: true, ms: 4000, breached: true });
     expect(m.mitigation).toMatchObject({ name: 'fallback', observed: true });
   });
@@ -253,6 +253,138 @@ describe('evaluation', () => {
     const [r] = evaluate([check('mttd <= runbook')], input(recs, entries, { t0: undefined }));
     expect(r).toMatchObject({ passed: false, measured: null });
     expect(r.explanation).toMatch(/no fault took effect/);
+  });
+});
+
+describe('missing evidence is inconclusive, never a silent pass', () => {
+  const recs = records(T, T + 40_000, 100);
+  // Counters scraped every second across the whole run: 2 gateway retries and 1 feature-fetch retry
+  // during the fault phase (10–20 s), 1 retry-budget refusal.
+  const scrapes = (from: number, to: number): JournalEntry[] => {
+    const out: JournalEntry[] = [];
+    for (let t = from; t <= to; t += 1000) {
+      const inFault = t > T + 12_000;
+      out.push(
+        scrape(t, 'gateway', '0', {
+          gateway_retries_total: inFault ? 2 : 0,
+          gateway_retry_budget_exhausted_total: inFault ? 1 : 0,
+        }),
+        scrape(t, 'model-server', '0', { model_server_feature_fetch_retries_total: inFault ? 1 : 0 }),
+      );
+    }
+    return out;
+  };
+  const byCheck = (srcs: string[], inp: EvaluationInput) =>
+    Object.fromEntries(evaluate(srcs.map(check), inp).map((r) => [r.check, r]));
+
+  it('counts counters only when a series is scraped across the window, and says what is missing otherwise', () => {
+    const srcs = [
+      'retries.total == 0 during fault',
+      'retries.amplification <= 20% during fault',
+      'retry_budget.exhausted == 0 during fault',
+    ];
+    // No scrape at all (e.g. the steady-state hypothesis, judged with an empty journal index).
+    const none = byCheck(srcs, input(recs, []));
+    for (const r of Object.values(none)) {
+      expect(r).toMatchObject({ status: 'inconclusive', passed: false, measured: null, measuredText: 'n/a' });
+      expect(r.explanation).toMatch(/^inconclusive: no scrape of \S+_total.* spans the fault phase/);
+    }
+    expect(none['retries.total == 0 during fault'].explanation).toContain(
+      'gateway_retries_total or model_server_feature_fetch_retries_total',
+    );
+    // Scrapes that start inside the fault phase do not span it: the increase before them is unknown.
+    const late = byCheck(srcs, input(recs, scrapes(T + 15_000, T + 40_000)));
+    for (const r of Object.values(late)) expect(r.status).toBe('inconclusive');
+    // Only the model-server counter spans: the gateway's share of the total is unknown.
+    const partial = byCheck(
+      ['retries.total == 0 during fault'],
+      input(
+        recs,
+        scrapes(T, T + 40_000).filter((e) => e.service === 'model-server'),
+      ),
+    );
+    expect(partial['retries.total == 0 during fault'].explanation).toMatch(
+      /no scrape of gateway_retries_total spans/,
+    );
+    // Spanning scrapes: real measurements, which pass or fail on their value.
+    const full = byCheck(srcs, input(recs, scrapes(T, T + 40_000)));
+    expect(full['retries.total == 0 during fault']).toMatchObject({ status: 'failed', measured: 3 });
+    expect(full['retries.amplification <= 20% during fault']).toMatchObject({
+      status: 'passed',
+      passed: true,
+    });
+    expect(full['retries.amplification <= 20% during fault'].measured).toBeCloseTo(2 / 1000, 6);
+    expect(full['retry_budget.exhausted == 0 during fault']).toMatchObject({ status: 'failed', measured: 1 });
+  });
+
+  it('a series that first appears mid-window adds only what it grew by after its first scrape (PromQL increase)', () => {
+    const entries = [
+      ...scrapes(T, T + 40_000),
+      // Replica 1 restarted at 14 s: its counter appears at 3 and grows to 7 by the end of the fault.
+      scrape(T + 15_000, 'model-server', '1', { model_server_feature_fetch_retries_total: 3 }),
+      scrape(T + 16_000, 'model-server', '1', { model_server_feature_fetch_retries_total: 7 }),
+    ];
+    const r = byCheck(['retries.total <= 10 during fault'], input(recs, entries));
+    // Gateway 2 + replica 0's 1 + replica 1's growth after its first scrape (7 − 3).
+    expect(r['retries.total <= 10 during fault']).toMatchObject({ status: 'passed', measured: 2 + 1 + 4 });
+  });
+
+  it('data_loss without a corruption to compare is inconclusive, not 0', () => {
+    const [missing] = evaluate([check('data_loss == 0')], input(recs, []));
+    expect(missing).toMatchObject({ status: 'inconclusive', passed: false, measured: null });
+    expect(missing.explanation).toMatch(/^inconclusive: no feature-store rows were compared/);
+    const [none] = evaluate([check('data_loss == 0')], input(recs, [], { dataLoss: 0 }));
+    expect(none).toMatchObject({ status: 'passed', passed: true, measured: 0 });
+    const [lost] = evaluate([check('data_loss == 0')], input(recs, [], { dataLoss: 4 }));
+    expect(lost).toMatchObject({ status: 'failed', measured: 4 });
+  });
+
+  it('a phase without requests is inconclusive for every per-request metric (no silent 0)', () => {
+    // The load stopped at 9 s: nothing was intended in the fault phase.
+    const early = records(T, T + 9000, 100);
+    const srcs = [
+      'availability >= 99% during fault',
+      'error_rate <= 1% during fault',
+      'throughput <= 1000/s during fault',
+      'fallback.count == 0 during fault',
+      'fallback.share <= 50% during fault',
+      'latency.p99 <= 1s during fault',
+      'model_version.changed == false during fault',
+    ];
+    const res = byCheck(srcs, input(early, scrapes(T, T + 40_000)));
+    for (const src of srcs) {
+      expect(res[src], src).toMatchObject({ status: 'inconclusive', passed: false, measured: null });
+      expect(res[src].explanation, src).toMatch(
+        /^inconclusive: no (request|successful response|primary-model answer)/,
+      );
+    }
+    // The same checks over the steady phase, where requests exist, are measured.
+    const steady = byCheck(
+      srcs.map((x) => x.replace('during fault', 'during steady')),
+      input(early, scrapes(T, T + 40_000)),
+    );
+    // (fallback.share: no fallback answer among 900 successful ones is a measurement, not missing data.)
+    expect(Object.values(steady).map((r) => r.status)).toEqual(srcs.map(() => 'passed'));
+  });
+
+  it('event metrics without a fault or a runbook are inconclusive; not detected is a failure', () => {
+    const noFault = byCheck(
+      ['mttd <= 5s', 'mttr <= 30s', 'rollback.time <= 5s', 'mitigation.observed == true'],
+      {
+        ...input(recs, []),
+        t0: undefined,
+      },
+    );
+    for (const r of Object.values(noFault)) {
+      expect(r).toMatchObject({ status: 'inconclusive', passed: false });
+      expect(r.explanation).toMatch(/^inconclusive: no fault took effect/);
+    }
+    const noRunbook = byCheck(['mttd <= runbook', 'mttd <= 5s'], input(recs, [], { runbook: undefined }));
+    expect(noRunbook['mttd <= runbook'].explanation).toMatch(/^inconclusive: /);
+    expect(noRunbook['mttd <= 5s']).toMatchObject({ status: 'inconclusive' });
+    // The runbook's signal never came: that is evidence of a miss, so the check fails (not inconclusive).
+    const [missed] = evaluate([check('mttd <= runbook')], input(recs, []));
+    expect(missed).toMatchObject({ status: 'failed', passed: false, measured: null });
   });
 });
 

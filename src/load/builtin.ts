@@ -45,6 +45,8 @@ export interface BuiltinLoadConfig extends RateProfile {
 }
 
 const DEFAULTS = { path: '/v1/predict', maxInFlight: 500, timeoutMs: 2000, connections: 64, maxBurst: 1000 };
+/** The per-request client timeout when none is configured (the runner's abort rule counts unanswered requests as failed after it). */
+export const DEFAULT_TIMEOUT_MS = DEFAULTS.timeoutMs;
 
 /**
  * The trainer's seeded PayloadGenerator (src/pipeline/trainer/data.ts): realistic requests for users

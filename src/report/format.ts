@@ -32,8 +32,18 @@ export function phaseText(c: CheckResult): string {
 
 /** `measured 97.2% (fault phase), target >= 99.5%` — the one line a failing CI gate shows. */
 export function failureMessage(c: CheckResult): string {
+  // An inconclusive check's explanation already starts "inconclusive: <what was missing>".
+  if (c.status === 'inconclusive')
+    return `${c.explanation} (${phaseText(c)}), target ${c.op} ${c.targetText}`;
   return `measured ${c.measuredText} (${phaseText(c)}), target ${c.op} ${c.targetText}`;
 }
+
+/** A check's result in one word: PASS, FAIL or INCONCLUSIVE (missing evidence, which also fails the gate). */
+export const CHECK_WORD: Record<CheckResult['status'], string> = {
+  passed: 'PASS',
+  failed: 'FAIL',
+  inconclusive: 'INCONCLUSIVE',
+};
 
 /** All results of a scenario in report order: steady-state hypotheses first, labelled as such. */
 export function allChecks(s: ScenarioReport): { label: string; result: CheckResult; steady: boolean }[] {

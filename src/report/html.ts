@@ -3,7 +3,7 @@
 // and the detection/rollback/recovery markers, the check table, the runbook beside what happened, and
 // the measurement definitions the numbers follow. Print CSS puts each scenario on its own A4 page.
 import type { CheckResult } from '../runner/evaluate.ts';
-import { allChecks, fmtMs, fmtPct, isBroken, relS, VERDICT_WORD } from './format.ts';
+import { allChecks, CHECK_WORD, fmtMs, fmtPct, isBroken, relS, VERDICT_WORD } from './format.ts';
 import { escapeHtml as esc, renderMarkdown } from './markdown.ts';
 import type { MarkerKind, RunReport, ScenarioReport, Verdict } from './model.ts';
 import { htmlPage } from './page.ts';
@@ -230,10 +230,10 @@ ${rows
     ({
       label,
       result: c,
-    }) => `<tr class="${c.passed ? 'check-passed' : 'check-failed'}" data-check="${esc(label)}">
+    }) => `<tr class="${c.passed ? 'check-passed' : 'check-failed'}" data-check="${esc(label)}" data-status="${c.status}">
 <td class="expr">${esc(label)}</td><td>${esc(c.phase === 'event' ? 'from fault start' : c.phase)}</td><td class="num measured">${esc(c.measuredText)}</td><td class="num">${esc(
       `${c.op} ${c.targetText}`,
-    )}</td><td>${c.passed ? '<span class="status pass">PASS</span>' : '<span class="status fail">FAIL</span>'}</td><td class="why">${esc(c.explanation)}</td></tr>`,
+    )}</td><td>${c.passed ? '<span class="status pass">PASS</span>' : `<span class="status ${c.status === 'inconclusive' ? 'inconclusive' : 'fail'}">${CHECK_WORD[c.status]}</span>`}</td><td class="why">${esc(c.explanation)}</td></tr>`,
   )
   .join('\n')}
 </tbody></table>`;

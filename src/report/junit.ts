@@ -64,8 +64,9 @@ function suite(
     }
     failures++;
     const body = `${result.explanation}\nmetric: ${result.metric}\nphase: ${result.phase}`;
+    const type = result.status === 'inconclusive' ? 'CheckInconclusive' : 'CheckFailed';
     cases.push(
-      `${head}>\n      <failure${attrs({ type: 'CheckFailed', message: failureMessage(result) })}>${xmlText(body)}</failure>\n    </testcase>`,
+      `${head}>\n      <failure${attrs({ type, message: failureMessage(result) })}>${xmlText(body)}</failure>\n    </testcase>`,
     );
   }
   if (isBroken(s.verdict)) {

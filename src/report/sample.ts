@@ -163,7 +163,20 @@ function check(
   passed: boolean,
   explanation: string,
 ): CheckResult {
-  return { check, metric, phase, op, target, targetText, measured, measuredText, passed, explanation };
+  const status = passed ? 'passed' : 'failed';
+  return {
+    check,
+    metric,
+    phase,
+    op,
+    target,
+    targetText,
+    measured,
+    measuredText,
+    status,
+    passed,
+    explanation,
+  };
 }
 
 const pct = (n: number) => `${+(n * 100).toFixed(4)}%`;

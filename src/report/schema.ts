@@ -9,18 +9,27 @@ const epochMs = z.number().describe('epoch milliseconds');
 const nullableNumber = z.number().nullable();
 const verdict = z.enum(['passed', 'failed', 'aborted', 'error']);
 
-export const CheckResultSchema = z.object({
-  check: z.string().describe('the expression as written in the scenario'),
-  metric: z.string(),
-  phase: z.enum(['steady', 'fault', 'recovery', 'whole', 'event']),
-  op: z.string(),
-  target: nullableNumber,
-  targetText: z.string(),
-  measured: nullableNumber,
-  measuredText: z.string(),
-  passed: z.boolean(),
-  explanation: z.string(),
-});
+export const CheckResultSchema = z
+  .object({
+    check: z.string().describe('the expression as written in the scenario'),
+    metric: z.string(),
+    phase: z.enum(['steady', 'fault', 'recovery', 'whole', 'event']),
+    op: z.string(),
+    target: nullableNumber,
+    targetText: z.string(),
+    measured: nullableNumber,
+    measuredText: z.string(),
+    // Optional on read: reports written before it existed get it from `passed`.
+    status: z
+      .enum(['passed', 'failed', 'inconclusive'])
+      .optional()
+      .describe(
+        'inconclusive: the evidence the check needs was missing (explanation says what); it fails the gate like failed',
+      ),
+    passed: z.boolean().describe('status == passed'),
+    explanation: z.string(),
+  })
+  .transform((c) => ({ ...c, status: c.status ?? (c.passed ? ('passed' as const) : ('failed' as const)) }));
 
 export const TimeSeriesPointSchema = z.object({
   t: epochMs,

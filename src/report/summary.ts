@@ -1,7 +1,7 @@
 // summary.md: sized for a CI job summary ($GITHUB_STEP_SUMMARY, a GitLab report artifact). Verdict first,
 // then per scenario a table of checks and MTTD/MTTR against the runbook targets. Plain status words, no
 // emoji, so it reads the same in a terminal, a mail and a CI page.
-import { allChecks, fmtMs, isBroken, phaseText, VERDICT_WORD, vsTarget } from './format.ts';
+import { allChecks, CHECK_WORD, fmtMs, isBroken, phaseText, VERDICT_WORD, vsTarget } from './format.ts';
 import type { RunReport, ScenarioReport } from './model.ts';
 
 export interface SummaryLinks {
@@ -36,6 +36,8 @@ function headline(report: RunReport): string {
     `${scen.length - bad.length} of ${scen.length} scenarios passed`,
     `${checks.length - failedChecks} of ${checks.length} checks met`,
   ];
+  const inconclusive = checks.filter((c) => c.result.status === 'inconclusive').length;
+  if (inconclusive) parts.push(`${inconclusive} inconclusive for missing evidence`);
   const broken = scen.filter((s) => isBroken(s.verdict)).length;
   if (broken) parts.push(`${broken} scenario${broken > 1 ? 's' : ''} did not complete`);
   return `**${word}** — ${parts.join(', ')}.`;
@@ -55,7 +57,7 @@ function scenarioSection(s: ScenarioReport): string[] {
     out.push('| Check | Phase | Measured | Target | Result |', '| --- | --- | --- | --- | --- |');
     for (const { label, result: c } of rows) {
       out.push(
-        `| ${mdText(label)} | ${mdText(phaseText(c))} | ${mdText(c.measuredText)} | ${mdText(`${c.op} ${c.targetText}`)} | ${c.passed ? 'pass' : '**FAIL**'} |`,
+        `| ${mdText(label)} | ${mdText(phaseText(c))} | ${mdText(c.measuredText)} | ${mdText(`${c.op} ${c.targetText}`)} | ${c.passed ? 'pass' : `**${CHECK_WORD[c.status]}**`} |`,
       );
     }
     out.push('');

@@ -28,9 +28,17 @@ export interface CheckResult {
   targetText: string;
   measured: number | null;
   measuredText: string;
+  /**
+   * `inconclusive`: the evidence the check needs is missing (no requests or scrapes in the phase, no
+   * fault, nothing to compare); it fails the gate like `failed`, and `explanation` says what was missing.
+   */
+  status: CheckStatus;
+  /** `status === 'passed'` (kept for callers that only need the gate). */
   passed: boolean;
   explanation: string;
 }
+
+export type CheckStatus = 'passed' | 'failed' | 'inconclusive';
 
 export interface EvaluationInput {
   records: RequestRecord[];
@@ -241,10 +249,42 @@ function evaluateOne(c: Check, input: EvaluationInput, m: Measurements): CheckRe
     targetText = formatMetricValue(c.metric, target);
   }
   const base = { check: c.source, metric: c.metric, phase, op: c.op, target, targetText };
-  const { measured, explanation } = measureCheck(c.metric, phase === 'event' ? 'whole' : phase, input, m);
+  const r = measureCheck(c.metric, phase === 'event' ? 'whole' : phase, input, m);
+  // Missing evidence never passes: without it the check is inconclusive and fails the gate.
+  const missing =
+    r.missing ?? (target === null ? 'the scenario names no runbook to take the target from' : undefined);
+  if (missing !== undefined) {
+    const measuredText =
+      r.missing !== undefined || r.measured === null ? 'n/a' : formatMetricValue(c.metric, r.measured);
+    return {
+      ...base,
+      measured: r.missing !== undefined ? null : r.measured,
+      measuredText,
+      status: 'inconclusive',
+      passed: false,
+      explanation: `inconclusive: ${missing}`,
+    };
+  }
+  const { measured, explanation } = r;
   const measuredText = measured === null ? 'n/a' : formatMetricValue(c.metric, measured);
   const passed = measured !== null && target !== null && compare(c.op, measured, target);
-  return { ...base, measured, measuredText, passed, explanation };
+  return { ...base, measured, measuredText, status: passed ? 'passed' : 'failed', passed, explanation };
+}
+
+/** Increase of counters over a window, or what is missing: each counter needs a series scraped across it. */
+function counterIncrease(
+  index: JournalIndex,
+  names: string[],
+  w: Window,
+  phase: PhaseName,
+): { n: number; missing?: string } {
+  const absent = names.filter((name) => index.spanningSeries(name, w.from, w.to) === 0);
+  if (absent.length)
+    return {
+      n: 0,
+      missing: `no scrape of ${absent.join(' or ')} spans the ${phase} phase (one at or before its start and one at or after its end), so the increase is unknown`,
+    };
+  return { n: names.reduce((a, name) => a + index.increase(name, w.from, w.to), 0) };
 }
 
 function measureCheck(
@@ -252,56 +292,67 @@ function measureCheck(
   phase: PhaseName,
   input: EvaluationInput,
   m: Measurements,
-): { measured: number | null; explanation: string } {
+): { measured: number | null; explanation: string; missing?: string } {
   const s = m.summaries[phase];
   const w = input.phases[phase];
   const secs = ((w.to - w.from) / 1000).toFixed(1);
   const inPhase = `over the ${phase} phase (${secs} s, ${s.requests} requests)`;
   const noFault = input.t0 === undefined ? 'no fault took effect, so there is nothing to measure' : undefined;
+  const none = (missing: string) => ({ measured: null, explanation: missing, missing });
+  const noRequests = `no request was intended in the ${phase} phase (${secs} s)`;
   switch (metric) {
     case 'availability':
+      if (!s.requests) return none(noRequests);
       return {
         measured: s.availability,
         explanation: `${s.ok} of ${s.requests} requests succeeded ${inPhase}`,
       };
     case 'error_rate':
+      if (!s.requests) return none(noRequests);
       return {
         measured: s.errorRate,
         explanation: `${s.requests - s.ok} of ${s.requests} requests failed ${inPhase}`,
       };
     case 'throughput':
+      if (!s.requests) return none(noRequests);
       return { measured: s.throughput, explanation: `successful responses per second ${inPhase}` };
     case 'fallback.share':
+      if (!s.requests) return none(noRequests);
+      if (!s.ok) return none(`no successful response in the ${phase} phase to take a share of`);
       return {
         measured: s.fallbackShare,
         explanation: `${s.fallbackCount} of ${s.ok} successful responses came from the fallback model ${inPhase}`,
       };
     case 'fallback.count':
+      if (!s.requests) return none(noRequests);
       return { measured: s.fallbackCount, explanation: `fallback answers ${inPhase}` };
     case 'retries.total': {
-      const n =
-        input.index.increase('gateway_retries_total', w.from, w.to) +
-        input.index.increase('model_server_feature_fetch_retries_total', w.from, w.to);
+      const { n, missing } = counterIncrease(
+        input.index,
+        ['gateway_retries_total', 'model_server_feature_fetch_retries_total'],
+        w,
+        phase,
+      );
+      if (missing) return none(missing);
       return { measured: n, explanation: `gateway retries + model-server feature-fetch retries ${inPhase}` };
     }
     case 'retries.amplification': {
-      const n = input.index.increase('gateway_retries_total', w.from, w.to);
+      if (!s.requests) return none(noRequests);
+      const { n, missing } = counterIncrease(input.index, ['gateway_retries_total'], w, phase);
+      if (missing) return none(missing);
       return {
-        measured: s.requests ? n / s.requests : null,
+        measured: n / s.requests,
         explanation: `${n} gateway retries for ${s.requests} requests ${inPhase}`,
       };
     }
     case 'retry_budget.exhausted': {
-      const n = input.index.increase('gateway_retry_budget_exhausted_total', w.from, w.to);
+      const { n, missing } = counterIncrease(input.index, ['gateway_retry_budget_exhausted_total'], w, phase);
+      if (missing) return none(missing);
       return { measured: n, explanation: `retries refused by the gateway's retry budget ${inPhase}` };
     }
     case 'mttd':
-      if (noFault) return { measured: null, explanation: noFault };
-      if (!m.mttd)
-        return {
-          measured: null,
-          explanation: 'the scenario names no runbook, so there is no detection signal',
-        };
+      if (noFault) return none(noFault);
+      if (!m.mttd) return none('the scenario names no runbook, so there is no detection signal');
       return m.mttd.detected
         ? {
             measured: m.mttd.ms!,
@@ -312,8 +363,8 @@ function measureCheck(
             explanation: `no "${input.runbook!.detection.signal}" signal observed after fault start`,
           };
     case 'mttr':
-      if (noFault) return { measured: null, explanation: noFault };
-      if (!m.mttr) return { measured: null, explanation: 'the runbook names no SLOs to recover' };
+      if (noFault) return none(noFault);
+      if (!m.mttr) return none('the runbook names no SLOs to recover');
       return m.mttr.recovered
         ? {
             measured: m.mttr.ms!,
@@ -326,12 +377,12 @@ function measureCheck(
             explanation: `not recovered: the runbook SLOs did not hold for ${input.stableForMs / 1000} s before the end of the run`,
           };
     case 'rollback.time':
-      if (noFault) return { measured: null, explanation: noFault };
+      if (noFault) return none(noFault);
       return m.rollback?.ms !== undefined
         ? { measured: m.rollback.ms, explanation: 'fault start → controller rollback event' }
         : { measured: null, explanation: 'no rollback event from the controller after fault start' };
     case 'drift.detection_time':
-      if (noFault) return { measured: null, explanation: noFault };
+      if (noFault) return none(noFault);
       return m.driftDetection?.ms !== undefined
         ? {
             measured: m.driftDetection.ms,
@@ -342,11 +393,14 @@ function measureCheck(
             explanation: `no feature's PSI gauge exceeded ${input.driftPsi ?? 0.2} after drift start`,
           };
     case 'mitigation.observed':
-      if (!m.mitigation) return { measured: null, explanation: noFault ?? 'the scenario names no runbook' };
+      if (!m.mitigation)
+        return none(noFault ?? 'the scenario names no runbook, so no mitigation is expected');
       return { measured: m.mitigation.observed ? 1 : 0, explanation: m.mitigation.evidence };
     case 'data_loss':
       return input.dataLoss === undefined
-        ? { measured: 0, explanation: 'no feature-store rows were modified' }
+        ? none(
+            'no feature-store rows were compared after revert (no feature-corruption fault ran, or the run ended before the restore was verified)',
+          )
         : {
             measured: input.dataLoss,
             explanation: `${input.dataLoss} corrupted rows differ from their originals after revert`,
@@ -357,14 +411,15 @@ function measureCheck(
           .filter((r) => r.tIntended >= w.from && r.tIntended < w.to && r.modelVersion && !r.fallback)
           .map((r) => r.modelVersion),
       );
+      if (!versions.size)
+        return none(`no primary-model answer carried a model version in the ${phase} phase`);
       return {
         measured: versions.size > 1 ? 1 : 0,
         explanation: `primary model versions served ${inPhase}: ${[...versions].join(', ') || 'none'}`,
       };
     }
     case 'browser.success': {
-      if (!input.probes?.length)
-        return { measured: null, explanation: 'no browser probe ran in this scenario' };
+      if (!input.probes?.length) return none('no browser probe ran in this scenario');
       const inW = input.probes.filter((p) => p.t >= w.from && p.t < w.to);
       const ok = inW.filter((p) => p.ok).length;
       return inW.length
@@ -372,7 +427,7 @@ function measureCheck(
             measured: ok / inW.length,
             explanation: `${ok} of ${inW.length} browser checks showed a verdict ${inPhase}`,
           }
-        : { measured: null, explanation: `no browser check ran in the ${phase} phase` };
+        : none(`no browser check ran in the ${phase} phase`);
     }
     case 'latency.p50':
     case 'latency.p90':
@@ -382,6 +437,8 @@ function measureCheck(
     case 'latency.max':
     case 'latency.mean': {
       const key = metric.slice('latency.'.length) as keyof WindowSummary['latency'];
+      if (!s.latency.count)
+        return none(`no request was answered or timed out in the ${phase} phase (${secs} s)`);
       return {
         measured: s.latency[key] as number | null,
         explanation: `${metric} from the intended send time ${inPhase}`,

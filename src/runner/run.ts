@@ -15,6 +15,7 @@ import { createBuiltinDriver, seededPayload } from '../load/builtin.ts';
 import { nowMs } from '../load/clock.ts';
 import type { PayloadTransform, RequestRecord } from '../load/driver.ts';
 import { seededRandom } from '../load/random.ts';
+import { ArrivalSchedule } from '../load/schedule.ts';
 import { BrowserProbe } from '../observe/browser-probe.ts';
 import { Observers } from '../observe/observers.ts';
 import type { Probe, ProbeResult } from '../observe/probe.ts';
@@ -22,10 +23,10 @@ import type { Mechanism } from '../pipeline/common/config.ts';
 import { LocalPlatform } from '../platforms/local/local-platform.ts';
 import type { Platform } from '../platforms/platform.ts';
 import type { FaultRecord, Marker, RunbookSummary, ScenarioReport, Verdict } from '../report/model.ts';
-import { type AbortCondition, compare as compareOp } from '../scenario/checks.ts';
 import type { Fault, Scenario } from '../scenario/schema.ts';
-import { summarize } from '../slo/summarize.ts';
+import type { summarize } from '../slo/summarize.ts';
 import { timeSeries } from '../slo/timeseries.ts';
+import { ABORT_CHECK_EVERY_MS, AbortWatch } from './abort.ts';
 import { listEntities } from './entities.ts';
 import {
   type CheckResult,
@@ -214,22 +215,24 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       durationMs,
     });
 
-    // Abort conditions, checked every second over each condition's trailing window.
-    const holdingSince = new Map<AbortCondition, number>();
+    // Abort conditions over each condition's trailing window. Requests the schedule intended that are
+    // still unanswered past their timeout (or a latency condition's threshold) count as failing, so a
+    // total hang trips the abort too (abort.ts).
+    const watch = new AbortWatch(spec.abort, {
+      schedule: new ArrivalSchedule({
+        rate: spec.load.stages ? undefined : spec.load.rate,
+        stages: spec.load.stages?.map((s) => ({ rate: s.rate, duration: s.duration })),
+        startRate: spec.load.stages ? spec.load.rate : undefined,
+        durationMs,
+      }),
+      loadStart,
+      value: sliValue,
+    });
     timers.push(
       setInterval(() => {
-        const now = nowMs();
-        for (const cond of spec.abort) {
-          const s = summarize(records, { from: now - 1000 - 500, to: now - 500 });
-          const v = sliValue(cond.metric, s);
-          if (v !== null && compareOp(cond.op, v, cond.value.n)) {
-            if (!holdingSince.has(cond)) holdingSince.set(cond, now);
-            if (now - holdingSince.get(cond)! >= cond.forMs) {
-              abortCtl.abort(new Aborted(`abort condition met: ${cond.source}`));
-            }
-          } else holdingSince.delete(cond);
-        }
-      }, 1000),
+        const met = watch.check(records, nowMs());
+        if (met) abortCtl.abort(new Aborted(`abort condition met: ${met.cond.source}`));
+      }, ABORT_CHECK_EVERY_MS),
     );
 
     const at = (offset: number) => sleepUntil(loadStart + offset, abortCtl.signal);
@@ -256,7 +259,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       if (failed.length) {
         steadyStateFailed = true;
         throw new Aborted(
-          `steady-state hypothesis not met before any fault: ${failed.map((f) => `${f.check} (measured ${f.measuredText})`).join('; ')}`,
+          `steady-state hypothesis not met before any fault: ${failed.map((f) => `${f.check} (${f.status === 'inconclusive' ? f.explanation : `measured ${f.measuredText}`})`).join('; ')}`,
         );
       }
       progress.event('steady-state hypothesis met');

@@ -66,6 +66,25 @@ export class JournalIndex {
     return total;
   }
 
+  /**
+   * Evidence for increase(): how many series of a counter were scraped at or before `from` and again
+   * at or after `to`, i.e. observed across the whole window. Zero means increase() would read 0 for
+   * lack of data, not because nothing happened.
+   */
+  spanningSeries(name: string, from: number, to: number, labelHas?: string): number {
+    const seen = new Map<string, { before: boolean; after: boolean }>();
+    for (const p of this.series(name, labelHas)) {
+      const id = `${p.service}/${p.replica}/${p.key}`;
+      const s = seen.get(id) ?? { before: false, after: false };
+      if (p.t <= from) s.before = true;
+      if (p.t >= to) s.after = true;
+      seen.set(id, s);
+    }
+    let n = 0;
+    for (const s of seen.values()) if (s.before && s.after) n++;
+    return n;
+  }
+
   /** First time at or after `from` a counter series rose above its previous scrape. */
   firstRise(name: string, from: number, labelHas?: string): number | undefined {
     const last = new Map<string, number>();

@@ -104,7 +104,7 @@ export async function runScenarios(scenarios: LoadedScenario[], opts: SuiteRunOp
     reports.push(report);
     const failed = report.checks.filter((c) => !c.passed);
     opts.progress.event(
-      `${report.verdict.toUpperCase()} ${report.name}${report.reason ? ` — ${report.reason}` : ''}${failed.length ? ` — failed: ${failed.map((c) => `${c.check} (measured ${c.measuredText})`).join('; ')}` : ''}`,
+      `${report.verdict.toUpperCase()} ${report.name}${report.reason ? ` — ${report.reason}` : ''}${failed.length ? ` — failed: ${failed.map((c) => `${c.check} (${c.status === 'inconclusive' ? c.explanation : `measured ${c.measuredText}`})`).join('; ')}` : ''}`,
     );
     if (report.verdict !== 'passed' && opts.continueOnFailure === false) break;
     if (i < scenarios.length - 1 && opts.cooldownMs) await new Promise((r) => setTimeout(r, opts.cooldownMs));

@@ -140,7 +140,9 @@ export async function runCommand(paths: string[], flags: RunFlags, mode: 'run' |
       );
       for (const c of s.checks.filter((c) => !c.passed)) {
         process.stdout.write(
-          `      ✗ ${c.check}: measured ${c.measuredText}, target ${c.op} ${c.targetText} — ${c.explanation}\n`,
+          c.status === 'inconclusive'
+            ? `      ? ${c.check}: ${c.explanation} (target ${c.op} ${c.targetText})\n`
+            : `      ✗ ${c.check}: measured ${c.measuredText}, target ${c.op} ${c.targetText} — ${c.explanation}\n`,
         );
       }
       if (s.reason) process.stdout.write(`      ${s.reason}\n`);
