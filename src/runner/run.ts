@@ -195,7 +195,10 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       durationMs,
       seed,
       maxInFlight: spec.load.maxInFlight,
-      payload: await seededPayload(seed),
+      payload: await seededPayload(
+        seed,
+        spec.load.fraudShare === undefined ? {} : { fraudShare: spec.load.fraudShare },
+      ),
     });
     driver.onRecord((r) => {
       records.push(r);
