@@ -20,6 +20,20 @@ export const CheckResultSchema = z.object({
   measuredText: z.string(),
   passed: z.boolean(),
   explanation: z.string(),
+  quality: z
+    .object({
+      n: z.number(),
+      positives: z.number(),
+      negatives: z.number(),
+      flagged: z.number(),
+      fallback: z.number(),
+      se: z.number().optional().describe('standard error (AUC: Hanley–McNeil; log loss: of the mean)'),
+      ci: z.object({ lo: z.number(), hi: z.number() }).optional().describe('95% Wilson interval'),
+      primary: nullableNumber,
+      fallbackOnly: nullableNumber,
+    })
+    .optional()
+    .describe('quality checks: the labelled sample and the confidence of the figure'),
 });
 
 export const TimeSeriesPointSchema = z.object({
