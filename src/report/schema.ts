@@ -150,6 +150,24 @@ export const ScenarioReportSchema = z.object({
     })
     .optional(),
   timeline: z.array(TimeSeriesPointSchema),
+  quality: z
+    .array(
+      z.object({
+        from: epochMs,
+        to: epochMs,
+        n: z.number(),
+        positives: z.number(),
+        negatives: z.number(),
+        auc: nullableNumber,
+        aucSe: nullableNumber,
+        recall: nullableNumber,
+        precision: nullableNumber,
+        logloss: nullableNumber,
+        fallbackShare: nullableNumber,
+      }),
+    )
+    .optional()
+    .describe('model quality over consecutive windows sized by label count'),
   markers: z.array(MarkerSchema),
   probes: z
     .array(

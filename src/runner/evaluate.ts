@@ -94,6 +94,8 @@ export interface Measurements {
     qualityWindowMs?: number;
     /** Quality SLOs: why quality could not be judged (missing evidence). */
     qualityMissing?: string;
+    /** The runbook SLO metrics that were breached after fault start. */
+    violated?: string[];
   };
   rollback?: { ms?: number; t?: number };
   driftDetection?: { ms?: number; t?: number; feature?: string };
@@ -157,6 +159,8 @@ export function measure(input: EvaluationInput): Measurements {
       if (qw.length) m.mttr.qualityWindowMs = Math.max(...qw);
       const missing = rs.find((r) => r.qualityMissing);
       if (missing) m.mttr.qualityMissing = missing.qualityMissing;
+      const violated = [...new Set(rs.flatMap((r) => r.violated ?? []))];
+      if (violated.length) m.mttr.violated = violated;
     }
     m.mitigation = mitigation(runbook.mitigation.automated, input, signals, t0);
   }
@@ -369,13 +373,17 @@ function measureCheck(
             measured: m.mttr.ms!,
             explanation: `${
               m.mttr.breached
-                ? `every runbook SLO held for ${input.stableForMs / 1000} s from ${(m.mttr.ms! / 1000).toFixed(2)} s after fault start`
+                ? `every runbook SLO held for ${input.stableForMs / 1000} s from ${(m.mttr.ms! / 1000).toFixed(2)} s after fault start${
+                    m.mttr.violated ? ` (breached before: ${m.mttr.violated.join(', ')})` : ''
+                  }`
                 : 'the runbook SLOs were never breached: recovered at fault start'
             }${qualityResolution(m)}`,
           }
         : {
             measured: null,
-            explanation: `not recovered: the runbook SLOs did not hold for ${input.stableForMs / 1000} s before the end of the run${qualityResolution(m)}`,
+            explanation: `not recovered: the runbook SLOs did not hold for ${input.stableForMs / 1000} s before the end of the run${
+              m.mttr.violated ? ` (breached: ${m.mttr.violated.join(', ')})` : ''
+            }${qualityResolution(m)}`,
           };
     case 'rollback.time':
       if (noFault) return { measured: null, explanation: noFault };

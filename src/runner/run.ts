@@ -25,7 +25,7 @@ import type { FaultRecord, Marker, RunbookSummary, ScenarioReport, Verdict } fro
 import { type AbortCondition, compare as compareOp } from '../scenario/checks.ts';
 import type { Fault, Scenario } from '../scenario/schema.ts';
 import { summarize } from '../slo/summarize.ts';
-import { timeSeries } from '../slo/timeseries.ts';
+import { qualitySeries, timeSeries } from '../slo/timeseries.ts';
 import { listEntities } from './entities.ts';
 import {
   type CheckResult,
@@ -428,6 +428,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     probes: entries.filter((e) => e.type === 'probe').map((e) => e.result as ProbeResult),
     harness: harnessHealth(entries),
     timeline: timeSeries(records, { from: loadStart, to: loadEnd, bucketMs: 1000 }),
+    ...qualityOf(records),
     markers: markers.sort((a, b) => a.t - b.t),
     journal: path.relative(opts.runDir, journal.file),
   };
@@ -559,6 +560,11 @@ function harnessHealth(entries: { type: string; [k: string]: unknown }[]): Scena
 export function displayPath(file: string): string {
   const rel = path.relative(process.cwd(), file);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
+/** The report's quality series, when the answers carried labels (builtin driver). */
+function qualityOf(records: RequestRecord[]): { quality?: ReturnType<typeof qualitySeries> } {
+  return records.some((r) => r.label !== undefined) ? { quality: qualitySeries(records) } : {};
 }
 
 function sliValue(metric: string, s: ReturnType<typeof summarize>): number | null {

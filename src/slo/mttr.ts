@@ -34,6 +34,8 @@ export interface MttrResult {
   qualityWindowMs?: number;
   /** Quality SLOs only: no window in the observed period held enough labels (missing evidence). */
   qualityMissing?: string;
+  /** The SLO metrics that failed in at least one bucket after t0 (which SLI the breach was on). */
+  violated?: string[];
 }
 
 type BucketState = 'empty' | 'pass' | 'fail';
@@ -48,8 +50,10 @@ export function mttr(input: MttrInput): MttrResult {
   const all = input.slos.map((s) => ({ get: sliGetter(s.metric), op: s.op, value: s.value }));
   // compare() validates the operator; do it now rather than only when a bucket has data.
   for (const c of all) compare(0, c.op, c.value);
-  const checks = all.filter((_, i) => !isQualityMetric(input.slos[i].metric));
-  const qualityChecks = all.filter((_, i) => isQualityMetric(input.slos[i].metric));
+  const named = all.map((c, i) => ({ ...c, metric: input.slos[i].metric }));
+  const checks = named.filter((c) => !isQualityMetric(c.metric));
+  const qualityChecks = named.filter((c) => isQualityMetric(c.metric));
+  const violated = new Set<string>();
 
   const n = endMs > t0 ? Math.ceil((endMs - t0) / res) : 0;
   const buckets: (WindowStats | undefined)[] = new Array(n);
@@ -69,16 +73,23 @@ export function mttr(input: MttrInput): MttrResult {
   for (let k = 0; k < n; k++) {
     const s = buckets[k];
     const q = quality?.windows[k];
+    const failing = s
+      ? [
+          ...checks.filter((c) => !compare(c.get(s), c.op, c.value)),
+          ...(q ? qualityChecks.filter((c) => !compare(c.get(q), c.op, c.value)) : []),
+        ]
+      : [];
+    for (const c of failing) violated.add(c.metric);
     if (!s) state[k] = 'empty';
-    else if (!checks.every((c) => compare(c.get(s), c.op, c.value))) state[k] = 'fail';
-    else if (!quality) state[k] = 'pass';
+    else if (failing.length) state[k] = 'fail';
     // Too few labels yet to judge quality: neither evidence of health nor of a breach.
-    else if (!q) state[k] = 'empty';
-    else state[k] = qualityChecks.every((c) => compare(c.get(q), c.op, c.value)) ? 'pass' : 'fail';
+    else if (quality && !q) state[k] = 'empty';
+    else state[k] = 'pass';
     if (state[k] === 'fail' && firstViolation < 0) firstViolation = k;
   }
   const out: MttrResult = { recovered: false, breached: firstViolation >= 0 };
   if (firstViolation >= 0) out.firstViolationAt = t0 + firstViolation * res;
+  if (violated.size) out.violated = [...violated];
   if (quality) {
     out.qualityWindowMs = quality.maxSpanMs;
     if (quality.windows.every((w) => !w))
