@@ -117,7 +117,13 @@ describe('the rollout scenario measures how long users got a worse model (qualit
   it('with rollback, mttr <= runbook passes after a quality breach, and the report charts quality', async () => {
     const r = await run(['run', 'scenarios/bad-model-rollout.yaml']);
     const s = r.report.scenarios[0];
-    expect(failedChecks(r.report)).toEqual([]);
+    const steady = s.steadyState.filter((c) => !c.passed).map((c) => `${c.check}: ${c.explanation}`);
+    expect({ verdict: s.verdict, reason: s.reason, steady, failed: failedChecks(r.report) }).toEqual({
+      verdict: 'passed',
+      reason: undefined,
+      steady: [],
+      failed: [],
+    });
     expect(r.code).toBe(0);
     const mttr = s.checks.find((c) => c.check === 'mttr <= runbook')!;
     expect(mttr.explanation).toMatch(/breached before: [^)]*quality\.precision/);
