@@ -5,12 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { BuiltinLoadDriver, seededPayload } from '../src/load/builtin.ts';
 import type { RequestRecord } from '../src/load/driver.ts';
 import { PayloadGenerator } from '../src/pipeline/trainer/data.ts';
+import { chartData } from '../src/report/html.ts';
+import { sampleReport } from '../src/report/sample.ts';
 import { evaluate, measure } from '../src/runner/evaluate.ts';
 import { JournalIndex } from '../src/runner/signals.ts';
 import { parseCheck } from '../src/scenario/checks.ts';
 import { mttr } from '../src/slo/mttr.ts';
 import { QUALITY_MIN_LABELS, wilson } from '../src/slo/quality.ts';
 import { qualityEvidence, type SloRecord, sliGetter, WindowStats } from '../src/slo/stats.ts';
+import { qualitySeries } from '../src/slo/timeseries.ts';
 
 // Expected values: scripts/fixtures/quality_fixtures.py (scikit-learn roc_auc_score, recall_score,
 // precision_score, log_loss; scipy's Wilson interval; Hanley–McNeil written from the paper's formula).
@@ -308,5 +311,31 @@ describe('labels and scores in records', () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
+  });
+});
+
+describe('quality series for the report', () => {
+  it('cuts consecutive windows by label count, not time, and the chart plots them', () => {
+    const recs = scored(T, T + 45_000, 0.1, (t) => t >= T + 10_000 && t < T + 25_000);
+    const series = qualitySeries(recs);
+    expect(series.length).toBeGreaterThan(5);
+    for (const [i, q] of series.entries()) {
+      expect(Math.min(q.positives, q.negatives)).toBeGreaterThanOrEqual(QUALITY_MIN_LABELS);
+      // Each window closes on the answer that completed its evidence: one class sits exactly at 20.
+      expect(q.positives === QUALITY_MIN_LABELS || q.negatives === QUALITY_MIN_LABELS).toBe(true);
+      if (i) expect(q.from).toBeGreaterThan(series[i - 1].to);
+      // Independent recount over the same answers.
+      const inside = recs.filter((r) => r.tIntended >= q.from && r.tIntended <= q.to);
+      expect(inside.filter((r) => r.label === 1)).toHaveLength(q.positives);
+    }
+    const bad = series.filter((q) => q.from >= T + 10_000 && q.to < T + 25_000);
+    expect(bad.length).toBeGreaterThan(0);
+    for (const q of bad) expect(q.auc).toBeLessThan(0.5);
+    const report = sampleReport();
+    const s = { ...report.scenarios[0], quality: series };
+    const c = chartData(s);
+    expect(c.quality!.x).toHaveLength(series.length);
+    expect(c.quality!.auc[0]).toBeCloseTo(series[0].auc! * 100, 2);
+    expect(chartData(report.scenarios[0]).quality).toBeUndefined();
   });
 });

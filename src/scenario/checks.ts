@@ -316,5 +316,8 @@ export function compare(op: Op, measured: number, target: number): boolean {
 
 /** Formats a value of a metric (`0.995` for availability → `99.5%`). */
 export function formatMetricValue(metric: MetricName, n: number): string {
+  // AUC and log loss are estimates good to a few hundredths (their SE is in the explanation).
+  if (metric === 'quality.auc') return n.toFixed(3);
+  if (metric === 'quality.logloss') return n.toFixed(4);
   return formatUnit(METRICS[metric].unit, n);
 }
