@@ -8,6 +8,7 @@ import { type CliIO, runRunbooksExport, runRunbooksLint } from '../src/cli/comma
 import { exportAlertRules } from '../src/runbooks/export.ts';
 import { lintRunbooks, loadRunbook, loadRunbookDir } from '../src/runbooks/load.ts';
 import { MITIGATIONS, parseSignal, SIGNAL_NAMES } from '../src/runbooks/schema.ts';
+import { resolveRunbook } from '../src/runner/suite.ts';
 import { formatErrors, type ValidationError } from '../src/scenario/diagnostics.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -106,6 +107,30 @@ describe('shipped runbooks', () => {
       // Real prose, not placeholders.
       expect(rb.body.length, rb.id).toBeGreaterThan(2500);
     }
+    // A bad model or drift answers 200 OK: only a quality SLO can make their MTTR fail.
+    const quality = (id: string) =>
+      r.value
+        .find((rb) => rb.id === id)!
+        .slos.filter((c) => c.metric.startsWith('quality.'))
+        .map((c) => c.source);
+    expect(quality('bad-model-rollout')).toEqual(['quality.auc >= 0.85', 'quality.precision >= 40%']);
+    expect(quality('data-drift')).toEqual(['quality.auc >= 0.85']);
+  });
+
+  it('runbook quality SLOs resolve to runner SLOs (fractions), not dropped', async () => {
+    const r = await loadRunbook(
+      write(
+        GOOD.replace(
+          '  - latency.p99 <= 300ms',
+          '  - latency.p99 <= 300ms\n  - quality.recall >= 60%\n  - quality.logloss <= 0.3',
+        ),
+      ),
+    );
+    if (!r.ok) throw new Error(formatErrors(r.errors));
+    expect(resolveRunbook(r.value).targets.slos.slice(2)).toEqual([
+      { metric: 'quality.recall', op: '>=', value: 0.6 },
+      { metric: 'quality.logloss', op: '<=', value: 0.3 },
+    ]);
   });
 });
 

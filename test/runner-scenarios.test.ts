@@ -111,6 +111,46 @@ describe('the browser probe (a synthetic user in Chromium)', () => {
   }, 240_000);
 });
 
+describe('the rollout scenario measures how long users got a worse model (quality SLOs)', () => {
+  // The skewed model answers 200 OK with the same ranking (AUC) but flags most traffic: only the
+  // runbook's quality.precision SLO can see it, so only it can make `mttr <= runbook` fail.
+  it('with rollback, mttr <= runbook passes after a quality breach, and the report charts quality', async () => {
+    const r = await run(['run', 'scenarios/bad-model-rollout.yaml']);
+    const s = r.report.scenarios[0];
+    const steady = s.steadyState.filter((c) => !c.passed).map((c) => `${c.check}: ${c.explanation}`);
+    expect({ verdict: s.verdict, reason: s.reason, steady, failed: failedChecks(r.report) }).toEqual({
+      verdict: 'passed',
+      reason: undefined,
+      steady: [],
+      failed: [],
+    });
+    expect(r.code).toBe(0);
+    const mttr = s.checks.find((c) => c.check === 'mttr <= runbook')!;
+    expect(mttr.explanation).toMatch(/breached before: [^)]*quality\.precision/);
+    expect(mttr.explanation).toMatch(/quality SLOs judged over the last 20 positives/);
+    expect(s.measurements.mttrMs).toBeGreaterThan(0);
+    // Quality windows (label-count sized): a low-precision one while the skewed model served.
+    expect(s.quality!.length).toBeGreaterThan(5);
+    expect(Math.min(...s.quality!.map((q) => q.precision ?? 1))).toBeLessThan(0.4);
+    expect(s.quality!.at(-1)!.precision).toBeGreaterThan(0.4);
+    expect(fs.readFileSync(path.join(r.reportDir, 'index.html'), 'utf8')).toContain('data-chart="quality"');
+  }, 240_000);
+
+  it('with --disable rollback, mttr <= runbook fails on quality (exit 1)', async () => {
+    const r = await run(['run', 'scenarios/bad-model-rollout.yaml', '--disable', 'rollback']);
+    expect(r.code).toBe(1);
+    expect(failedChecks(r.report)).toContain('mttr <= runbook');
+    const s = r.report.scenarios[0];
+    // Every request still succeeded: the breach is on quality alone.
+    expect(s.checks.find((c) => c.check === 'availability >= 99% during fault')?.passed).toBe(true);
+    const mttr = s.checks.find((c) => c.check === 'mttr <= runbook')!;
+    expect(mttr.measured).toBeNull();
+    expect(mttr.explanation).toMatch(/not recovered.*breached: [^)]*quality\.precision/);
+    expect(mttr.explanation).not.toMatch(/breached: [^)]*(availability|error_rate)/);
+    expect(r.stdout).toContain('✗ mttr <= runbook');
+  }, 240_000);
+});
+
 describe('each scenario fails, naming the right check, with its mechanism switched off', () => {
   const cases: [scenario: string, disable: string, check: string][] = [
     ['pod-kill', 'restart', 'mitigation.observed == true'],

@@ -221,7 +221,7 @@ describe('check expressions', () => {
   });
 
   it('has a meaning and unit for every metric', () => {
-    expect(METRIC_NAMES).toHaveLength(23);
+    expect(METRIC_NAMES).toHaveLength(27);
     for (const m of METRIC_NAMES) {
       expect(METRICS[m].meaning.length).toBeGreaterThan(10);
       expect(['duration', 'rate', 'percent', 'number', 'boolean']).toContain(METRICS[m].unit);
@@ -575,6 +575,40 @@ describe('CLI commands', () => {
     const out = io2.stdout.join('\n');
     expect(out).toContain('model-server-pod-kill');
     expect(out).toContain('suite: 6 scenarios');
+  });
+});
+
+describe('model quality in scenarios', () => {
+  it('parses load.fraudShare and quality checks', async () => {
+    const yaml = GOOD.replace('duration: 45s }', 'duration: 45s, fraudShare: 20% }').replace(
+      '    - mttr <= runbook',
+      '    - mttr <= runbook\n    - quality.auc >= 0.85 during fault\n    - quality.precision >= 40% during steady',
+    );
+    const { file } = project(yaml);
+    const r = await loadScenarioFile(file);
+    if (!r.ok) throw new Error(formatErrors(r.errors));
+    expect(r.value.scenario.spec.load.fraudShare).toBe(0.2);
+    const q = parseCheck('quality.logloss <= 0.3 during fault');
+    expect(q.ok && q.value).toMatchObject({ metric: 'quality.logloss', value: { kind: 'number', n: 0.3 } });
+    const slo = parseCheck('quality.recall >= 60%', { context: 'slo' });
+    expect(slo.ok && slo.value).toMatchObject({ metric: 'quality.recall', value: { n: 0.6 } });
+    const typo = parseCheck('quality.acu >= 0.9');
+    expect(!typo.ok && typo.error).toMatch(/did you mean "quality.auc"/);
+  });
+
+  it('rejects a fraud share outside 0..100%, with k6, and quality abort conditions', async () => {
+    const bad = await errorsOf(GOOD.replace('duration: 45s }', 'duration: 45s, fraudShare: 150% }'));
+    expect(find(bad.errors, 'spec.load.fraudShare').message).toMatch(/fraction|100%|between/);
+    const k6 = await errorsOf(
+      GOOD.replace(
+        'load: { rate: 100/s, duration: 45s }',
+        'load: { driver: k6, rate: 100/s, duration: 45s, fraudShare: 0.2 }',
+      ).replace('    - mttr <= runbook', '    - mttr <= runbook\n    - quality.auc >= 0.85 during fault'),
+    );
+    expect(find(k6.errors, 'spec.load.fraudShare').message).toMatch(/builtin driver/);
+    expect(find(k6.errors, 'spec.checks[2]').message).toMatch(/true labels/);
+    const abort = await errorsOf(`${GOOD}  abort: [ "quality.auc < 0.6 for 5s" ]\n`);
+    expect(find(abort.errors, 'spec.abort[0]').message).toMatch(/label count/);
   });
 });
 

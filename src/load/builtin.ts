@@ -48,14 +48,59 @@ const DEFAULTS = { path: '/v1/predict', maxInFlight: 500, timeoutMs: 2000, conne
 /** The per-request client timeout when none is configured (the runner's abort rule counts unanswered requests as failed after it). */
 export const DEFAULT_TIMEOUT_MS = DEFAULTS.timeoutMs;
 
+/** Plain-JSON options of seededPayload (they cross a worker-thread boundary as data). */
+export interface SeededPayloadOptions {
+  /**
+   * Share of the traffic that is fraud (0..1). Default: the generator's own rate (≈1 %). Each request
+   * slot draws fraud/legit with this probability from its own seeded stream, then the generator is
+   * drawn until it yields a transaction of that label (rejection sampling), so every label stays the
+   * generator's truth: fraud payloads are fraud as the risk model made them, just more of them.
+   */
+  fraudShare?: number;
+}
+
+/** Ground truth rides on the payload under a symbol: JSON.stringify ignores it, so it is never sent. */
+export const PAYLOAD_LABEL: unique symbol = Symbol('faultline.label');
+
+/** Rejection sampling gives up after this many draws for one slot (the base rate is ≈1 %: ~100 needed). */
+const MAX_LABEL_DRAWS = 100_000;
+
 /**
  * The trainer's seeded PayloadGenerator (src/pipeline/trainer/data.ts): realistic requests for users
- * the feature store knows. Loaded lazily so importing the load package does not pull in the trainer.
+ * the feature store knows, each carrying its true label (PAYLOAD_LABEL) for the quality SLIs. Loaded
+ * lazily so importing the load package does not pull in the trainer.
  */
-export async function seededPayload(seed: number): Promise<() => Record<string, unknown>> {
-  const { PayloadGenerator } = await import('../pipeline/trainer/data.ts');
+export async function seededPayload(
+  seed: number,
+  options: SeededPayloadOptions = {},
+): Promise<() => Record<string, unknown>> {
+  const { PayloadGenerator, Rng } = await import('../pipeline/trainer/data.ts');
   const gen = new PayloadGenerator(seed);
-  return () => ({ ...gen.next() });
+  const share = options.fraudShare;
+  if (share === undefined)
+    return () => {
+      const { tx, label } = gen.nextLabeled();
+      return { ...tx, [PAYLOAD_LABEL]: label };
+    };
+  if (!(share >= 0 && share <= 1)) throw new Error(`fraudShare must be within 0..1, got ${share}`);
+  // A separate stream decides each slot's label, so the payload stream itself stays the generator's.
+  const slots = new Rng(seed * 2_654_435 + 7);
+  return () => {
+    const want: 0 | 1 = slots.u() < share ? 1 : 0;
+    for (let i = 0; i < MAX_LABEL_DRAWS; i++) {
+      const { tx, label } = gen.nextLabeled();
+      if (label === want) return { ...tx, [PAYLOAD_LABEL]: label };
+    }
+    throw new Error(
+      `fraudShare: no ${want ? 'fraud' : 'legitimate'} transaction in ${MAX_LABEL_DRAWS} draws`,
+    );
+  };
+}
+
+/** The true label a payload factory attached (seededPayload), if any. */
+export function payloadLabel(payload: Record<string, unknown>): 0 | 1 | undefined {
+  const l = (payload as { [PAYLOAD_LABEL]?: unknown })[PAYLOAD_LABEL];
+  return l === 0 || l === 1 ? l : undefined;
 }
 
 export class BuiltinLoadDriver implements LoadDriver {
@@ -182,19 +227,26 @@ export class BuiltinLoadDriver implements LoadDriver {
   private fire(seq: number, tIntended: number): void {
     // Payload and transform run for dropped requests too, so seq → payload is independent of timing.
     let body = this.payload!();
+    // Read before the transform: drift reshapes the payload, not its truth.
+    const label = payloadLabel(body);
     if (this.transform) body = this.transform(body, tIntended);
     this.counts.requests++;
     if (this.inFlight >= this.cfg.maxInFlight) {
-      this.complete({
-        seq,
-        tIntended,
-        tSent: null,
-        tDone: this.now(),
-        latencyMs: null,
-        status: 0,
-        outcome: 'dropped',
-        error: 'max_in_flight',
-      });
+      this.complete(
+        withLabel(
+          {
+            seq,
+            tIntended,
+            tSent: null,
+            tDone: this.now(),
+            latencyMs: null,
+            status: 0,
+            outcome: 'dropped',
+            error: 'max_in_flight',
+          },
+          label,
+        ),
+      );
       return;
     }
     this.inFlight++;
@@ -231,7 +283,7 @@ export class BuiltinLoadDriver implements LoadDriver {
       })
       .then((record) => {
         this.inFlight--;
-        this.complete(record);
+        this.complete(withLabel(record, label));
         this.maybeFinish();
       });
   }
@@ -287,6 +339,10 @@ export class BuiltinLoadDriver implements LoadDriver {
       // A 2xx without the contract's JSON body is not a usable answer.
       rec.outcome = 'error';
       rec.error = 'invalid_body';
+    } else {
+      // The answer's score and decision, for the quality SLIs (only a probability is a score).
+      if (typeof body.score === 'number' && body.score >= 0 && body.score <= 1) rec.score = body.score;
+      if (typeof body.decision === 'string') rec.decision = body.decision;
     }
     return rec;
   }
@@ -350,6 +406,11 @@ export class BuiltinLoadDriver implements LoadDriver {
 
 export function createBuiltinDriver(config: BuiltinLoadConfig): BuiltinLoadDriver {
   return new BuiltinLoadDriver(config);
+}
+
+function withLabel(rec: RequestRecord, label: 0 | 1 | undefined): RequestRecord {
+  if (label !== undefined) rec.label = label;
+  return rec;
 }
 
 function nextValue(it: Iterator<number>): number | undefined {

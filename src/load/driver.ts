@@ -28,6 +28,12 @@ export interface RequestRecord {
   upstream?: string;
   /** Short error description for non-ok outcomes. */
   error?: string;
+  /** Ground truth of the payload as generated (1 = fraud); drift transforms do not change it. Absent for payloads without a known label. */
+  label?: 0 | 1;
+  /** The answer's fraud score (body `score`, 0..1); only on ok answers that carry one. */
+  score?: number;
+  /** The answer's decision (body `decision`: approve | review | decline); review and decline flag fraud. */
+  decision?: string;
 }
 
 /** Milliseconds; the same shape the SLO library reports for a window. */

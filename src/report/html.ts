@@ -67,6 +67,8 @@ export interface ChartData {
   errorRate: (number | null)[];
   fallback: (number | null)[];
   versions: Record<string, (number | null)[]>;
+  /** Quality windows (sized by label count), plotted at each window's last answer; AUC ×100, recall/precision %. */
+  quality?: { x: number[]; auc: (number | null)[]; recall: (number | null)[]; precision: (number | null)[] };
   faults: { id: string; type: string; from: number; to: number }[];
   markers: { t: number; kind: MarkerKind; label: string }[];
 }
@@ -99,6 +101,16 @@ export function chartData(s: ScenarioReport): ChartData {
     errorRate: s.timeline.map((p) => pct(p.errorRate)),
     fallback: s.timeline.map((p) => pct(p.fallbackShare)),
     versions,
+    ...(s.quality?.length
+      ? {
+          quality: {
+            x: s.quality.map((q) => rel(q.to)),
+            auc: s.quality.map((q) => pct(q.auc)),
+            recall: s.quality.map((q) => pct(q.recall)),
+            precision: s.quality.map((q) => pct(q.precision)),
+          },
+        }
+      : {}),
     // A fault without a recorded revert is shaded to the end of the run: it was in effect until teardown.
     faults: s.faults
       .filter((f) => f.injectedAt !== undefined)
@@ -231,12 +243,26 @@ ${rows
       label,
       result: c,
     }) => `<tr class="${c.passed ? 'check-passed' : 'check-failed'}" data-check="${esc(label)}" data-status="${c.status}">
-<td class="expr">${esc(label)}</td><td>${esc(c.phase === 'event' ? 'from fault start' : c.phase)}</td><td class="num measured">${esc(c.measuredText)}</td><td class="num">${esc(
+<td class="expr">${esc(label)}</td><td>${esc(c.phase === 'event' ? 'from fault start' : c.phase)}</td><td class="num measured">${esc(c.measuredText)}${confidence(c)}</td><td class="num">${esc(
       `${c.op} ${c.targetText}`,
     )}</td><td>${c.passed ? '<span class="status pass">PASS</span>' : `<span class="status ${c.status === 'inconclusive' ? 'inconclusive' : 'fail'}">${CHECK_WORD[c.status]}</span>`}</td><td class="why">${esc(c.explanation)}</td></tr>`,
   )
   .join('\n')}
 </tbody></table>`;
+}
+
+/** A quality figure's confidence under its value: ± standard error or the 95% Wilson interval. */
+function confidence(c: CheckResult): string {
+  const q = c.quality;
+  if (!q || c.measured === null) return '';
+  const pctText = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const text =
+    q.se !== undefined
+      ? `± ${q.se.toFixed(c.metric === 'quality.logloss' ? 4 : 3)} SE`
+      : q.ci
+        ? `95% ${pctText(q.ci.lo)}–${pctText(q.ci.hi)}`
+        : '';
+  return `<div class="ci muted">${esc(text)}<br>${q.positives}+/${q.negatives}− labels</div>`;
 }
 
 function phaseTable(s: ScenarioReport): string {
@@ -297,7 +323,11 @@ function charts(s: ScenarioReport): string {
     .map((k) => `<span><span class="sw" style="${MARKER_STYLE[k]}"></span>${esc(MARKER_TEXT[k])}</span>`)
     .join('')}<span>x axis: seconds since the scenario started</span></div>`;
   return `<div class="charts">
-${CHART_KINDS.map((k) => `<div class="chart" data-chart="${k}"><h3>${esc(CHART_TITLES[k])}</h3><div class="plot"></div></div>`).join('\n')}
+${CHART_KINDS.map((k) => `<div class="chart" data-chart="${k}"><h3>${esc(CHART_TITLES[k])}</h3><div class="plot"></div></div>`).join('\n')}${
+  s.quality?.length
+    ? '\n<div class="chart" data-chart="quality"><h3>Model quality (AUC ×100, recall %, precision %; windows of ≥ 20 fraud and 20 legitimate answers)</h3><div class="plot"></div></div>'
+    : ''
+}
 </div>
 ${legend}`;
 }

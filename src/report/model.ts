@@ -2,7 +2,7 @@
 // other artifact (junit.xml, summary.md, index.html, report.pdf) from this file alone.
 import type { CheckResult } from '../runner/evaluate.ts';
 import type { LatencySummary } from '../slo/summarize.ts';
-import type { TimeSeriesPoint } from '../slo/timeseries.ts';
+import type { QualitySeriesPoint, TimeSeriesPoint } from '../slo/timeseries.ts';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -128,6 +128,8 @@ export interface ScenarioReport {
   };
   /** 1 s buckets for the charts. */
   timeline: TimeSeriesPoint[];
+  /** Model quality over consecutive windows sized by label count (present when answers carried labels). */
+  quality?: QualitySeriesPoint[];
   markers: Marker[];
   /** Browser probe results, when the scenario ran one. */
   probes?: {

@@ -28,6 +28,20 @@ export const CheckResultSchema = z
       ),
     passed: z.boolean().describe('status == passed'),
     explanation: z.string(),
+    quality: z
+      .object({
+        n: z.number(),
+        positives: z.number(),
+        negatives: z.number(),
+        flagged: z.number(),
+        fallback: z.number(),
+        se: z.number().optional().describe('standard error (AUC: Hanley–McNeil; log loss: of the mean)'),
+        ci: z.object({ lo: z.number(), hi: z.number() }).optional().describe('95% Wilson interval'),
+        primary: nullableNumber,
+        fallbackOnly: nullableNumber,
+      })
+      .optional()
+      .describe('quality checks: the labelled sample and the confidence of the figure'),
   })
   .transform((c) => ({ ...c, status: c.status ?? (c.passed ? ('passed' as const) : ('failed' as const)) }));
 
@@ -145,6 +159,24 @@ export const ScenarioReportSchema = z.object({
     })
     .optional(),
   timeline: z.array(TimeSeriesPointSchema),
+  quality: z
+    .array(
+      z.object({
+        from: epochMs,
+        to: epochMs,
+        n: z.number(),
+        positives: z.number(),
+        negatives: z.number(),
+        auc: nullableNumber,
+        aucSe: nullableNumber,
+        recall: nullableNumber,
+        precision: nullableNumber,
+        logloss: nullableNumber,
+        fallbackShare: nullableNumber,
+      }),
+    )
+    .optional()
+    .describe('model quality over consecutive windows sized by label count'),
   markers: z.array(MarkerSchema),
   probes: z
     .array(

@@ -3,7 +3,15 @@
 import type { RequestRecord } from '../load/driver.ts';
 import { type Check, compare, formatMetricValue, METRICS, type MetricName } from '../scenario/checks.ts';
 import { mttr as computeMttr, mttd as firstSignal } from '../slo/mttr.ts';
-import type { Slo, Window } from '../slo/stats.ts';
+import {
+  describeQuality,
+  enoughLabels,
+  QUALITY_MIN_LABELS,
+  type QualityFigures,
+  type QualityMetric,
+  qualityValue,
+} from '../slo/quality.ts';
+import { inWindow, type Slo, type Window, WindowStats } from '../slo/stats.ts';
 import { summarize, type WindowSummary } from '../slo/summarize.ts';
 import { extractSignals, type JournalIndex, signalMatches } from './signals.ts';
 
@@ -36,6 +44,24 @@ export interface CheckResult {
   /** `status === 'passed'` (kept for callers that only need the gate). */
   passed: boolean;
   explanation: string;
+  /** Quality checks: the sample behind the figure and its confidence (docs/measurements.md). */
+  quality?: QualityConfidence;
+}
+
+export interface QualityConfidence {
+  /** Scored answers with a known label, and how many were fraud / legitimate / flagged / fallback. */
+  n: number;
+  positives: number;
+  negatives: number;
+  flagged: number;
+  fallback: number;
+  /** Standard error of the figure (AUC: Hanley–McNeil; log loss: SE of the mean). */
+  se?: number;
+  /** 95 % Wilson interval (recall, precision). */
+  ci?: { lo: number; hi: number };
+  /** The same figure over the primary model's and the fallback model's answers alone (null: too few labels). */
+  primary: number | null;
+  fallbackOnly: number | null;
 }
 
 export type CheckStatus = 'passed' | 'failed' | 'inconclusive';
@@ -66,7 +92,19 @@ export interface EvaluationInput {
 export interface Measurements {
   summaries: Record<PhaseName, WindowSummary>;
   mttd?: { detected: boolean; ms?: number; signal?: string; t?: number; occurrences: number };
-  mttr?: { recovered: boolean; ms?: number; recoveredAt?: number; breached: boolean; occurrences: number };
+  mttr?: {
+    recovered: boolean;
+    ms?: number;
+    recoveredAt?: number;
+    breached: boolean;
+    occurrences: number;
+    /** Quality SLOs: longest label-count quality window (how late a quality recovery can be read). */
+    qualityWindowMs?: number;
+    /** Quality SLOs: why quality could not be judged (missing evidence). */
+    qualityMissing?: string;
+    /** The runbook SLO metrics that were breached after fault start. */
+    violated?: string[];
+  };
   rollback?: { ms?: number; t?: number };
   driftDetection?: { ms?: number; t?: number; feature?: string };
   mitigation?: { name: string; observed: boolean; t?: number; evidence: string };
@@ -125,6 +163,12 @@ export function measure(input: EvaluationInput): Measurements {
         breached: rs.some((r) => r.breached),
         occurrences: rs.length,
       };
+      const qw = rs.filter((r) => r.qualityWindowMs !== undefined).map((r) => r.qualityWindowMs!);
+      if (qw.length) m.mttr.qualityWindowMs = Math.max(...qw);
+      const missing = rs.find((r) => r.qualityMissing);
+      if (missing) m.mttr.qualityMissing = missing.qualityMissing;
+      const violated = [...new Set(rs.flatMap((r) => r.violated ?? []))];
+      if (violated.length) m.mttr.violated = violated;
     }
     m.mitigation = mitigation(runbook.mitigation.automated, input, signals, t0);
   }
@@ -263,12 +307,21 @@ function evaluateOne(c: Check, input: EvaluationInput, m: Measurements): CheckRe
       status: 'inconclusive',
       passed: false,
       explanation: `inconclusive: ${missing}`,
+      ...(r.quality ? { quality: r.quality } : {}),
     };
   }
   const { measured, explanation } = r;
   const measuredText = measured === null ? 'n/a' : formatMetricValue(c.metric, measured);
   const passed = measured !== null && target !== null && compare(c.op, measured, target);
-  return { ...base, measured, measuredText, status: passed ? 'passed' : 'failed', passed, explanation };
+  return {
+    ...base,
+    measured,
+    measuredText,
+    status: passed ? 'passed' : 'failed',
+    passed,
+    explanation,
+    ...(r.quality ? { quality: r.quality } : {}),
+  };
 }
 
 /** Increase of counters over a window, or what is missing: each counter needs a series scraped across it. */
@@ -292,7 +345,7 @@ function measureCheck(
   phase: PhaseName,
   input: EvaluationInput,
   m: Measurements,
-): { measured: number | null; explanation: string; missing?: string } {
+): { measured: number | null; explanation: string; missing?: string; quality?: QualityConfidence } {
   const s = m.summaries[phase];
   const w = input.phases[phase];
   const secs = ((w.to - w.from) / 1000).toFixed(1);
@@ -365,16 +418,24 @@ function measureCheck(
     case 'mttr':
       if (noFault) return none(noFault);
       if (!m.mttr) return none('the runbook names no SLOs to recover');
+      if (m.mttr.qualityMissing)
+        return none(`missing evidence for the runbook's quality SLOs: ${m.mttr.qualityMissing}`);
       return m.mttr.recovered
         ? {
             measured: m.mttr.ms!,
-            explanation: m.mttr.breached
-              ? `every runbook SLO held for ${input.stableForMs / 1000} s from ${(m.mttr.ms! / 1000).toFixed(2)} s after fault start`
-              : 'the runbook SLOs were never breached: recovered at fault start',
+            explanation: `${
+              m.mttr.breached
+                ? `every runbook SLO held for ${input.stableForMs / 1000} s from ${(m.mttr.ms! / 1000).toFixed(2)} s after fault start${
+                    m.mttr.violated ? ` (breached before: ${m.mttr.violated.join(', ')})` : ''
+                  }`
+                : 'the runbook SLOs were never breached: recovered at fault start'
+            }${qualityResolution(m)}`,
           }
         : {
             measured: null,
-            explanation: `not recovered: the runbook SLOs did not hold for ${input.stableForMs / 1000} s before the end of the run`,
+            explanation: `not recovered: the runbook SLOs did not hold for ${input.stableForMs / 1000} s before the end of the run${
+              m.mttr.violated ? ` (breached: ${m.mttr.violated.join(', ')})` : ''
+            }${qualityResolution(m)}`,
           };
     case 'rollback.time':
       if (noFault) return none(noFault);
@@ -429,6 +490,11 @@ function measureCheck(
           }
         : none(`no browser check ran in the ${phase} phase`);
     }
+    case 'quality.auc':
+    case 'quality.recall':
+    case 'quality.precision':
+    case 'quality.logloss':
+      return measureQuality(metric, phase, input, inPhase);
     case 'latency.p50':
     case 'latency.p90':
     case 'latency.p95':
@@ -444,5 +510,71 @@ function measureCheck(
         explanation: `${metric} from the intended send time ${inPhase}`,
       };
     }
+  }
+}
+
+function qualityResolution(m: Measurements): string {
+  const q = m.mttr?.qualityWindowMs;
+  return q === undefined
+    ? ''
+    : ` (quality SLOs judged over the last ${QUALITY_MIN_LABELS} positives and negatives: windows up to ${(q / 1000).toFixed(2)} s, so quality recovery reads up to that late)`;
+}
+
+/** A quality SLI over a phase: null (missing evidence) without enough positives and negatives. */
+function measureQuality(
+  metric: QualityMetric,
+  phase: PhaseName,
+  input: EvaluationInput,
+  inPhase: string,
+): { measured: number | null; explanation: string; missing?: string; quality?: QualityConfidence } {
+  const w = input.phases[phase];
+  const all = new WindowStats();
+  const primary = new WindowStats();
+  const fallback = new WindowStats();
+  for (const r of input.records) {
+    if (!inWindow(r, w)) continue;
+    all.add(r);
+    (r.fallback ? fallback : primary).add(r);
+  }
+  const f = all.quality;
+  const sub = (s: WindowStats) => (enoughLabels(s.quality) ? qualityValue(s.quality, metric) : null);
+  const quality: QualityConfidence = {
+    n: f.n,
+    positives: f.positives,
+    negatives: f.negatives,
+    flagged: f.flagged,
+    fallback: f.fallback,
+    ...confidenceOf(f, metric),
+    primary: sub(primary),
+    fallbackOnly: sub(fallback),
+  };
+  const sample = `${f.n} scored answers with known labels (${f.positives} fraud, ${f.negatives} legitimate; ${f.fallback} from the fallback model)`;
+  if (!enoughLabels(f)) {
+    const unlabelled = all.ok - f.n;
+    const missing = `${sample} ${inPhase}; a quality window needs at least ${QUALITY_MIN_LABELS} of each${unlabelled ? ` (${unlabelled} answers had no label or score)` : ''}`;
+    return { measured: null, explanation: missing, missing, quality };
+  }
+  const parts = [describeQuality(f, metric)];
+  if (f.fallback) {
+    const fmt = (x: number | null) => (x === null ? 'too few labels' : x.toFixed(3));
+    parts.push(`primary answers ${fmt(quality.primary)}, fallback answers ${fmt(quality.fallbackOnly)}`);
+  }
+  return {
+    measured: qualityValue(f, metric),
+    explanation: `${parts.join('; ')} over ${sample} ${inPhase}`,
+    quality,
+  };
+}
+
+function confidenceOf(f: QualityFigures, metric: QualityMetric): Pick<QualityConfidence, 'se' | 'ci'> {
+  switch (metric) {
+    case 'quality.auc':
+      return f.aucSe === null ? {} : { se: f.aucSe };
+    case 'quality.logloss':
+      return f.loglossSe === null ? {} : { se: f.loglossSe };
+    case 'quality.recall':
+      return f.recallCi ? { ci: f.recallCi } : {};
+    case 'quality.precision':
+      return f.precisionCi ? { ci: f.precisionCi } : {};
   }
 }

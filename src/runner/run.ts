@@ -25,7 +25,7 @@ import type { Platform } from '../platforms/platform.ts';
 import type { FaultRecord, Marker, RunbookSummary, ScenarioReport, Verdict } from '../report/model.ts';
 import type { Fault, Scenario } from '../scenario/schema.ts';
 import type { summarize } from '../slo/summarize.ts';
-import { timeSeries } from '../slo/timeseries.ts';
+import { qualitySeries, timeSeries } from '../slo/timeseries.ts';
 import { ABORT_CHECK_EVERY_MS, AbortWatch } from './abort.ts';
 import { listEntities } from './entities.ts';
 import {
@@ -196,7 +196,10 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       durationMs,
       seed,
       maxInFlight: spec.load.maxInFlight,
-      payload: await seededPayload(seed),
+      payload: await seededPayload(
+        seed,
+        spec.load.fraudShare === undefined ? {} : { fraudShare: spec.load.fraudShare },
+      ),
     });
     driver.onRecord((r) => {
       records.push(r);
@@ -428,6 +431,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     probes: entries.filter((e) => e.type === 'probe').map((e) => e.result as ProbeResult),
     harness: harnessHealth(entries),
     timeline: timeSeries(records, { from: loadStart, to: loadEnd, bucketMs: 1000 }),
+    ...qualityOf(records),
     markers: markers.sort((a, b) => a.t - b.t),
     journal: path.relative(opts.runDir, journal.file),
   };
@@ -559,6 +563,11 @@ function harnessHealth(entries: { type: string; [k: string]: unknown }[]): Scena
 export function displayPath(file: string): string {
   const rel = path.relative(process.cwd(), file);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
+/** The report's quality series, when the answers carried labels (builtin driver). */
+function qualityOf(records: RequestRecord[]): { quality?: ReturnType<typeof qualitySeries> } {
+  return records.some((r) => r.label !== undefined) ? { quality: qualitySeries(records) } : {};
 }
 
 function sliValue(metric: string, s: ReturnType<typeof summarize>): number | null {

@@ -69,6 +69,16 @@ export const METRICS = {
   data_loss: ev('number', 'feature-store rows not restored exactly after the faults were reverted'),
   'model_version.changed': sli('boolean', 'the served model version changed within the phase'),
   'browser.success': sli('percent', 'successful checks by the browser probe (needs a browser probe)'),
+  'quality.auc': sli(
+    'number',
+    "ROC AUC of the answers' scores against the true labels (0.5 = chance, 1 = perfect ranking)",
+  ),
+  'quality.recall': sli(
+    'percent',
+    "fraud the model flagged (decision review or decline) / fraud answered, at the model's own threshold",
+  ),
+  'quality.precision': sli('percent', 'flagged answers that were fraud / flagged answers'),
+  'quality.logloss': sli('number', 'mean per-request log loss of the scores against the true labels'),
 } as const satisfies Record<string, MetricInfo>;
 
 export type MetricName = keyof typeof METRICS;
@@ -306,5 +316,8 @@ export function compare(op: Op, measured: number, target: number): boolean {
 
 /** Formats a value of a metric (`0.995` for availability → `99.5%`). */
 export function formatMetricValue(metric: MetricName, n: number): string {
+  // AUC and log loss are estimates good to a few hundredths (their SE is in the explanation).
+  if (metric === 'quality.auc') return n.toFixed(3);
+  if (metric === 'quality.logloss') return n.toFixed(4);
   return formatUnit(METRICS[metric].unit, n);
 }

@@ -186,6 +186,10 @@ export const Load = z.strictObject({
     .optional()
     .meta({ description: 'ramp linearly to each stage rate over its duration (k6 ramping-arrival-rate)' }),
   maxInFlight: z.number().int().min(1).default(DEFAULTS.maxInFlight),
+  fraudShare: Fraction.optional().meta({
+    description:
+      "share of the built-in driver's traffic that is fraud (default: the generator's ≈1 %); raise it so quality windows fill with positives",
+  }),
   script: z
     .string()
     .min(1)

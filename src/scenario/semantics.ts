@@ -69,6 +69,13 @@ export function scenarioSemantics(raw: unknown): Issue[] {
     if (load.script !== undefined && load.driver !== 'k6') {
       err(['spec', 'load', 'script'], 'script only applies to driver k6 (set driver: k6)');
     }
+    // k6 builds its own payloads: it has no labels to raise the fraud share of.
+    if (load.fraudShare !== undefined && load.driver === 'k6') {
+      err(
+        ['spec', 'load', 'fraudShare'],
+        'fraudShare only applies to the builtin driver (k6 sends its own payloads)',
+      );
+    }
   }
   const warmup = spec.warmup === undefined ? dur(DEFAULTS.warmup)! : dur(spec.warmup);
   if (warmup !== undefined && loadMs !== undefined && warmup >= loadMs) {
@@ -330,8 +337,12 @@ export function scenarioSemantics(raw: unknown): Issue[] {
   const hasProbe = arr(spec.probes).some((p) => obj(p)?.type === 'browser');
   const sliForMttr = runbook !== undefined || steady !== undefined;
 
+  // Labels come from the builtin driver's seeded generator; k6 sends payloads whose truth is unknown.
+  const noLabels = load?.driver === 'k6';
   const checkRules = (c: Check, path: PathKey[]) => {
     const info: MetricInfo = METRICS[c.metric];
+    if (c.metric.startsWith('quality.') && noLabels)
+      err(path, `${c.metric} needs the true labels of the builtin driver's payloads (driver: builtin)`);
     if ('runbook' in c.value && runbook === undefined)
       err(path, `"${c.metric} ${c.op} runbook" needs metadata.runbook`);
     if ((c.metric === 'mttd' || c.metric === 'mitigation.observed') && runbook === undefined) {
@@ -368,6 +379,11 @@ export function scenarioSemantics(raw: unknown): Issue[] {
     const r = parseAbort(s);
     if (r.ok && r.value.metric === 'browser.success' && !hasProbe)
       err(['spec', 'abort', i], 'browser.success needs a browser probe');
+    if (r.ok && r.value.metric.startsWith('quality.'))
+      err(
+        ['spec', 'abort', i],
+        `${r.value.metric} is judged over windows sized by label count, not the 1 s windows abort conditions use`,
+      );
     if (r.ok && r.value.forMs === 0)
       err(['spec', 'abort', i], 'expected "for" > 0s (a single bad second should not abort a run)');
   });

@@ -2,6 +2,15 @@
 // mttr so a window, a chart bucket and an MTTR bucket always mean the same thing.
 import type { Outcome } from '../load/driver.ts';
 import { parsePercentileName, percentilesOf } from './hdr.ts';
+import {
+  enoughLabels,
+  isQualityMetric,
+  type QualityFigures,
+  type QualityMetric,
+  type QualityPoint,
+  qualityFigures,
+  qualityValue,
+} from './quality.ts';
 
 /** The fields of a RequestRecord the SLO library reads (fixtures and journals may carry more). */
 export interface SloRecord {
@@ -10,6 +19,12 @@ export interface SloRecord {
   latencyMs: number | null;
   fallback?: string | null;
   modelVersion?: string | null;
+  /** True label of the payload (1 = fraud), when the generator knew it. */
+  label?: 0 | 1 | null;
+  /** The answer's fraud score. */
+  score?: number | null;
+  /** The answer's decision; review and decline flag fraud. */
+  decision?: string | null;
 }
 
 /** Half-open window [from, to) in epoch ms, matched against a record's intended time. */
@@ -18,13 +33,13 @@ export interface Window {
   to: number;
 }
 
-export type SliName = 'availability' | 'error_rate' | 'fallback.share' | `latency.${string}`;
+export type SliName = 'availability' | 'error_rate' | 'fallback.share' | `latency.${string}` | QualityMetric;
 export type SloOp = '<' | '<=' | '>' | '>=';
 
 export interface Slo {
   metric: SliName;
   op: SloOp;
-  /** Fractions for availability / error_rate / fallback.share (99.9% → 0.999); milliseconds for latency. */
+  /** Fractions for availability / error_rate / fallback.share / quality (99.9% → 0.999; AUC 0.9); milliseconds for latency. */
   value: number;
 }
 
@@ -48,9 +63,19 @@ export function sliGetter(metric: string): SliGetter {
     const p = parsePercentileName(metric.slice('latency.'.length));
     if (p !== undefined) return (s) => s.percentile(p);
   }
+  if (isQualityMetric(metric)) return (s) => qualityValue(s.quality, metric);
   throw new Error(
-    `unknown SLI "${metric}" (availability, error_rate, fallback.share, latency.pNN, latency.max, latency.mean)`,
+    `unknown SLI "${metric}" (availability, error_rate, fallback.share, latency.pNN, latency.max, latency.mean, quality.auc, quality.recall, quality.precision, quality.logloss)`,
   );
+}
+
+/**
+ * Evidence rule of the quality SLIs: a window judges model quality only with ≥ QUALITY_MIN_LABELS
+ * positives and as many negatives among its scored answers (so quality windows are sized by label
+ * count, not time). Undefined for SLIs that need no more than one request.
+ */
+export function qualityEvidence(metric: string): ((s: WindowStats) => boolean) | undefined {
+  return isQualityMetric(metric) ? (s) => enoughLabels(s.quality) : undefined;
 }
 
 export function compare(value: number | null, op: SloOp, target: number): boolean {
@@ -83,6 +108,9 @@ export class WindowStats {
   private latencySum = 0;
   private maxLatency = Number.NEGATIVE_INFINITY;
   private pcache = new Map<number, number | null>();
+  /** Ok answers with a score and a known label (the quality SLIs' sample). */
+  readonly qualityPoints: QualityPoint[] = [];
+  private qcache: QualityFigures | undefined;
 
   add(r: SloRecord): void {
     this.requests++;
@@ -91,6 +119,16 @@ export class WindowStats {
       case 'ok':
         this.ok++;
         if (r.fallback) this.fallbackCount++;
+        if ((r.label === 0 || r.label === 1) && typeof r.score === 'number' && Number.isFinite(r.score)) {
+          this.qcache = undefined;
+          this.qualityPoints.push({
+            score: r.score,
+            label: r.label,
+            // The model's own decision: review and decline flag fraud; without one, score ≥ 0.5.
+            flagged: r.decision ? r.decision === 'review' || r.decision === 'decline' : r.score >= 0.5,
+            fallback: !!r.fallback,
+          });
+        }
         break;
       case 'dropped':
         this.dropped++;
@@ -122,6 +160,11 @@ export class WindowStats {
   }
   get fallbackShare(): number | null {
     return this.ok ? this.fallbackCount / this.ok : null;
+  }
+  /** Quality figures (AUC, recall, precision, log loss, their confidence) over the scored answers. */
+  get quality(): QualityFigures {
+    this.qcache ??= qualityFigures(this.qualityPoints);
+    return this.qcache;
   }
   get latencyMax(): number | null {
     return this.latencies.length ? this.maxLatency : null;

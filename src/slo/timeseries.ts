@@ -1,5 +1,6 @@
+import { QUALITY_MIN_LABELS } from './quality.ts';
 import type { SloRecord } from './stats.ts';
-import { WindowStats } from './stats.ts';
+import { qualityEvidence, WindowStats } from './stats.ts';
 
 export interface TimeSeriesOptions {
   bucketMs?: number;
@@ -69,4 +70,59 @@ export function timeSeries(records: Iterable<SloRecord>, opts: TimeSeriesOptions
       modelVersions: versions[k],
     };
   });
+}
+
+/** One quality window of the report chart: consecutive answers holding enough positives and negatives. */
+export interface QualitySeriesPoint {
+  /** Intended time of the window's first and last scored answer (epoch ms). */
+  from: number;
+  to: number;
+  n: number;
+  positives: number;
+  negatives: number;
+  auc: number | null;
+  /** Hanley–McNeil standard error of auc. */
+  aucSe: number | null;
+  recall: number | null;
+  precision: number | null;
+  logloss: number | null;
+  /** Share of the window's scored answers that came from the fallback model. */
+  fallbackShare: number | null;
+}
+
+/**
+ * Quality over consecutive, non-overlapping windows sized by label count, not time: each closes once
+ * it holds QUALITY_MIN_LABELS positives and as many negatives (qualityEvidence), so every point is
+ * judged on the same evidence whatever the fraud share. A trailing remainder with too few labels is
+ * left out (it would not mean anything).
+ */
+export function qualitySeries(records: Iterable<SloRecord>): QualitySeriesPoint[] {
+  const scored = [...records]
+    .filter((r) => r.outcome === 'ok' && (r.label === 0 || r.label === 1) && typeof r.score === 'number')
+    .sort((a, b) => a.tIntended - b.tIntended);
+  const enough = qualityEvidence('quality.auc')!;
+  const out: QualitySeriesPoint[] = [];
+  let w = new WindowStats();
+  let from = 0;
+  for (const r of scored) {
+    if (w.qualityPoints.length === 0) from = r.tIntended;
+    w.add(r);
+    if (w.qualityPoints.length < 2 * QUALITY_MIN_LABELS || !enough(w)) continue;
+    const q = w.quality;
+    out.push({
+      from,
+      to: r.tIntended,
+      n: q.n,
+      positives: q.positives,
+      negatives: q.negatives,
+      auc: q.auc,
+      aucSe: q.aucSe,
+      recall: q.recall,
+      precision: q.precision,
+      logloss: q.logloss,
+      fallbackShare: q.n ? q.fallback / q.n : null,
+    });
+    w = new WindowStats();
+  }
+  return out;
 }

@@ -140,6 +140,24 @@
       ];
       return [base, [s.x, s.fallback]];
     }
+    if (kind === 'quality') {
+      // Each point closes a window sized by label count; plotted at its last answer.
+      base.scales.y = { range: [0, 105] };
+      base.series = [
+        { label: 'time' },
+        { label: 'AUC ×100', stroke: '#0072b2', width: 1.8, points: { show: true, size: 4 } },
+        {
+          label: 'precision %',
+          stroke: '#d55e00',
+          width: 1.6,
+          dash: [6, 3],
+          points: { show: true, size: 4 },
+        },
+        { label: 'recall %', stroke: '#009e73', width: 1.4, dash: [2, 3], points: { show: true, size: 4 } },
+      ];
+      const q = s.quality;
+      return [base, [q.x, q.auc, q.precision, q.recall]];
+    }
     // Served model version: share of answers per version, stepped, so a rollout and its rollback show as swaps.
     base.axes[1].values = pct;
     base.scales.y = { range: [0, 105] };
