@@ -2,8 +2,8 @@
 // phase and one line saying what was measured, so a failing CI gate explains itself.
 import type { RequestRecord } from '../load/driver.ts';
 import { type Check, compare, formatMetricValue, METRICS, type MetricName } from '../scenario/checks.ts';
-import { mttr as computeMttr, mttd as firstSignal } from '../slo/mttr.ts';
-import type { Slo, Window } from '../slo/stats.ts';
+import { mttr as computeMttr, mttd as firstSignal, type MttrResult } from '../slo/mttr.ts';
+import { type SliName, type Slo, type SloOp, sliSpec, type Window } from '../slo/stats.ts';
 import { summarize, type WindowSummary } from '../slo/summarize.ts';
 import { extractSignals, type JournalIndex, signalMatches } from './signals.ts';
 
@@ -51,6 +51,8 @@ export interface EvaluationInput {
   /** Synthetic-user results (browser probe), if the scenario ran one. */
   probes?: { t: number; ok: boolean }[];
   stableForMs: number;
+  /** The scenario's steady-state hypothesis: MTTR's SLOs when the runbook names none. */
+  steadyChecks?: Check[];
   driftPsi?: number;
   endMs: number;
 }
@@ -58,15 +60,66 @@ export interface EvaluationInput {
 export interface Measurements {
   summaries: Record<PhaseName, WindowSummary>;
   mttd?: { detected: boolean; ms?: number; signal?: string; t?: number; occurrences: number };
-  mttr?: { recovered: boolean; ms?: number; recoveredAt?: number; breached: boolean; occurrences: number };
+  mttr?: {
+    recovered: boolean;
+    /** Worst occurrence's MTTR; undefined when not recovered or never breached ("no SLO breach"). */
+    ms?: number;
+    recoveredAt?: number;
+    /** The recovery instant lies within this many ms before recoveredAt (docs/measurements.md). */
+    resolutionMs?: number;
+    breached: boolean;
+    occurrences: number;
+    /** Where the SLOs came from, and which they were (as written). */
+    sloSource: 'runbook' | 'steady-state';
+    slos: string[];
+    /** SLIs violated by the worst occurrence's last violation. */
+    violated?: string[];
+    /** Why MTTR could not be judged (too few requests), if so. */
+    insufficient?: string;
+  };
   rollback?: { ms?: number; t?: number };
   driftDetection?: { ms?: number; t?: number; feature?: string };
   mitigation?: { name: string; observed: boolean; t?: number; evidence: string };
 }
 
 const PHASES: PhaseName[] = ['steady', 'fault', 'recovery', 'whole'];
-/** MTTR bucket length: see docs/measurements.md (1 s keeps percentile SLIs meaningful at 100 req/s). */
-export const MTTR_RESOLUTION_MS = 1000;
+
+/**
+ * The SLOs that define recovery: the runbook's, else the steady-state checks that are SLI comparisons
+ * (an SLI computable per request window compared with <, <=, > or >=); the others cannot define it.
+ */
+export function recoverySlos(input: Pick<EvaluationInput, 'runbook' | 'steadyChecks'>): {
+  source: 'runbook' | 'steady-state';
+  slos: Slo[];
+  texts: string[];
+} {
+  if (input.runbook?.slos.length)
+    return {
+      source: 'runbook',
+      slos: input.runbook.slos,
+      texts: input.runbook.slos.map(
+        (s) => `${s.metric} ${s.op} ${formatMetricValue(s.metric as MetricName, s.value)}`,
+      ),
+    };
+  const usable = (input.steadyChecks ?? []).filter((c) => {
+    if ('runbook' in c.value || !['<', '<=', '>', '>='].includes(c.op)) return false;
+    try {
+      sliSpec(c.metric);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  return {
+    source: 'steady-state',
+    slos: usable.map((c) => ({
+      metric: c.metric as SliName,
+      op: c.op as SloOp,
+      value: (c.value as { n: number }).n,
+    })),
+    texts: usable.map((c) => c.source),
+  };
+}
 
 export function measure(input: EvaluationInput): Measurements {
   const summaries = Object.fromEntries(
@@ -97,28 +150,20 @@ export function measure(input: EvaluationInput): Measurements {
       t: worst.signal?.t,
       occurrences: per.length,
     };
-    if (runbook.slos.length) {
-      const rs = occ.map((o) =>
-        computeMttr({
-          records: input.records,
-          t0: o.start,
-          slos: runbook.slos,
-          stableForMs: input.stableForMs,
-          endMs: o.end,
-          resolutionMs: MTTR_RESOLUTION_MS,
-        }),
-      );
-      const notRecovered = rs.find((r) => !r.recovered);
-      const w = notRecovered ?? rs.reduce((a, b) => ((b.mttrMs ?? 0) > (a.mttrMs ?? 0) ? b : a));
-      m.mttr = {
-        recovered: !notRecovered,
-        ms: w.mttrMs,
-        recoveredAt: w.recoveredAt,
-        breached: rs.some((r) => r.breached),
-        occurrences: rs.length,
-      };
-    }
     m.mitigation = mitigation(runbook.mitigation.automated, input, signals, t0);
+  }
+  const rec = recoverySlos(input);
+  if (rec.slos.length) {
+    const rs = occ.map((o) =>
+      computeMttr({
+        records: input.records,
+        t0: o.start,
+        slos: rec.slos,
+        stableForMs: input.stableForMs,
+        endMs: o.end,
+      }),
+    );
+    m.mttr = { ...worstMttr(rs), occurrences: rs.length, sloSource: rec.source, slos: rec.texts };
   }
   const rb = occ.map((o) => within(o).find((s) => s.name === 'controller-rollback'));
   m.rollback = rb.every((s) => s) ? worstSignal(rb as { t: number }[], occ) : {};
@@ -130,6 +175,27 @@ export function measure(input: EvaluationInput): Measurements {
       ? { ...ddWorst, feature: ddFirst.name.slice('drift-gauge:'.length) }
       : {};
   return m;
+}
+
+/** Every occurrence must recover: the first unrecovered one, else the longest breach-to-recovery. */
+function worstMttr(
+  rs: MttrResult[],
+): Omit<NonNullable<Measurements['mttr']>, 'occurrences' | 'sloSource' | 'slos'> {
+  const breached = rs.some((r) => r.breached);
+  const bad = rs.find((r) => !r.recovered);
+  if (bad) return { recovered: false, breached, violated: bad.violated, insufficient: bad.insufficient };
+  const w = rs
+    .filter((r) => r.breached)
+    .reduce<MttrResult | undefined>((a, b) => (a && (a.mttrMs ?? 0) >= (b.mttrMs ?? 0) ? a : b), undefined);
+  if (!w) return { recovered: true, breached: false };
+  return {
+    recovered: true,
+    breached: true,
+    ms: w.mttrMs,
+    recoveredAt: w.recoveredAt,
+    resolutionMs: w.resolutionMs,
+    violated: w.violated,
+  };
 }
 
 function worstSignal(found: { t: number }[], occ: { start: number }[]): { ms?: number; t?: number } {
@@ -242,7 +308,14 @@ function evaluateOne(c: Check, input: EvaluationInput, m: Measurements): CheckRe
   }
   const base = { check: c.source, metric: c.metric, phase, op: c.op, target, targetText };
   const { measured, explanation } = measureCheck(c.metric, phase === 'event' ? 'whole' : phase, input, m);
-  const measuredText = measured === null ? 'n/a' : formatMetricValue(c.metric, measured);
+  const measuredText =
+    measured === null
+      ? 'n/a'
+      : c.metric === 'mttr' && m.mttr && !m.mttr.breached
+        ? 'no SLO breach'
+        : c.metric === 'mttr' && m.mttr?.resolutionMs !== undefined
+          ? `${formatMetricValue(c.metric, measured)} ± ${formatMetricValue(c.metric, m.mttr.resolutionMs)}`
+          : formatMetricValue(c.metric, measured);
   const passed = measured !== null && target !== null && compare(c.op, measured, target);
   return { ...base, measured, measuredText, passed, explanation };
 }
@@ -311,20 +384,37 @@ function measureCheck(
             measured: null,
             explanation: `no "${input.runbook!.detection.signal}" signal observed after fault start`,
           };
-    case 'mttr':
+    case 'mttr': {
       if (noFault) return { measured: null, explanation: noFault };
-      if (!m.mttr) return { measured: null, explanation: 'the runbook names no SLOs to recover' };
-      return m.mttr.recovered
-        ? {
-            measured: m.mttr.ms!,
-            explanation: m.mttr.breached
-              ? `every runbook SLO held for ${input.stableForMs / 1000} s from ${(m.mttr.ms! / 1000).toFixed(2)} s after fault start`
-              : 'the runbook SLOs were never breached: recovered at fault start',
-          }
-        : {
-            measured: null,
-            explanation: `not recovered: the runbook SLOs did not hold for ${input.stableForMs / 1000} s before the end of the run`,
-          };
+      const mt = m.mttr;
+      if (!mt)
+        return {
+          measured: null,
+          explanation: input.runbook?.slos.length
+            ? 'no SLOs to recover to'
+            : 'no runbook SLOs, and no steady-state check is an SLI comparison (availability, error_rate, fallback.share, latency.* with <, <=, >, >=), so there is nothing to recover to',
+        };
+      const from =
+        mt.sloSource === 'runbook'
+          ? 'the runbook SLOs'
+          : `the steady-state checks that are SLI comparisons (${mt.slos.join(', ')}; the runbook names no SLOs)`;
+      const each = mt.occurrences > 1 ? ` (worst of ${mt.occurrences} fault occurrences)` : '';
+      if (mt.insufficient) return { measured: null, explanation: `inconclusive: ${mt.insufficient}${each}` };
+      if (!mt.recovered)
+        return {
+          measured: null,
+          explanation: `not recovered: ${from} did not hold for ${input.stableForMs / 1000} s after their last violation${mt.violated?.length ? ` (${mt.violated.join(', ')})` : ''} before the end of the run${each}`,
+        };
+      if (!mt.breached)
+        return {
+          measured: 0,
+          explanation: `no SLO breach: ${from} held in every window after fault start${each}`,
+        };
+      return {
+        measured: mt.ms!,
+        explanation: `${from} held for ${input.stableForMs / 1000} s from ${(mt.ms! / 1000).toFixed(3)} s after fault start, after their last violation (${mt.violated?.join(', ')}); resolution ± ${mt.resolutionMs!.toFixed(0)} ms (request spacing at recovery)${each}`,
+      };
+    }
     case 'rollback.time':
       if (noFault) return { measured: null, explanation: noFault };
       return m.rollback?.ms !== undefined
