@@ -68,13 +68,12 @@ export function mttr(input: MttrInput): MttrResult {
   obs.sort((a, b) => a.tau - b.tau || a.r.tIntended - b.r.tIntended);
   const n = obs.length;
 
-  // Per SLO: the first anchor whose forward window runs out of requests, and the window every such
-  // tail anchor uses instead (the shortest suffix with enough evidence), so each request is judged.
+  // Per SLO, the verdict of the shortest suffix with enough evidence: the window of every anchor whose
+  // forward window runs out of requests, so the last requests are judged too.
   const tails = checks.map((c) => {
     const s = new WindowStats();
-    let i = n - 1;
-    for (; i >= 0 && !c.enough(s); i--) s.add(obs[i].r);
-    return { enough: c.enough(s), passes: compare(c.get(s), c.op, c.value), from: i + 1 };
+    for (let i = n - 1; i >= 0 && !c.enough(s); i--) s.add(obs[i].r);
+    return { enough: c.enough(s), passes: compare(c.get(s), c.op, c.value) };
   });
   const missing = checks.filter((_, k) => !tails[k].enough).map((c) => c.metric);
   if (missing.length)
