@@ -10,13 +10,24 @@ import { benchDrift } from './drift.ts';
 import { benchGeneratorOverhead } from './generator.ts';
 import { describeMachine, fmt, log, machineInfo, median, ratio, round, table } from './lib.ts';
 import { benchMemorySettings, gcUs, servicesCpuUs, stepServicesUs } from './memory.ts';
+import { benchMttr } from './mttr.ts';
 import { benchPipeline } from './pipeline.ts';
 import { profilePipeline } from './profile.ts';
 import { benchProxy } from './proxy.ts';
 import { benchReportGeneration } from './reports.ts';
 import { benchStartup } from './startup.ts';
 
-const ALL = ['drift', 'generator', 'proxy', 'startup', 'pipeline', 'rss', 'memory', 'reports'] as const;
+const ALL = [
+  'drift',
+  'generator',
+  'proxy',
+  'startup',
+  'pipeline',
+  'rss',
+  'memory',
+  'reports',
+  'mttr',
+] as const;
 type BenchName = (typeof ALL)[number];
 
 const GOALS = {
@@ -168,6 +179,10 @@ const memory = selected.has('memory')
   : undefined;
 const reports = selected.has('reports')
   ? await step('reports', () => benchReportGeneration({ scenarios: 6, repeats: CFG.reportRepeats }))
+  : undefined;
+// Five kill-all scenario runs through the CLI (about a minute each; --quick: two).
+const mttrRuns = selected.has('mttr')
+  ? await step('mttr', () => benchMttr({ runs: quick ? 2 : 5, goalMs: 100 }))
   : undefined;
 const profile = args.profile
   ? await step('profile', () =>
@@ -514,6 +529,21 @@ if (selected.has('reports')) {
       met: reports.medianMs <= 10_000,
     };
   } else rows.push(['report generation, 6-scenario game day', 'TODO', reports ? reports.reason : 'failed']);
+}
+
+if (selected.has('mttr') && mttrRuns) {
+  for (const r of mttrRuns.runs)
+    rows.push([
+      `kill-all run ${r.run}: MTTR vs outage (first → last failed request)`,
+      `${fmt(r.mttrMs, 1)} ± ${fmt(r.resolutionMs, 1)} ms`,
+      `outage ${fmt(r.outageMs, 1)} ms (${r.failed} failed, first ${fmt(r.firstFailedFromT0Ms, 1)} ms after t0); difference ${fmt(r.diffMs, 1)} ms; ${r.verdict}`,
+    ]);
+  const ok = mttrRuns.runs.filter((r) => r.withinGoal).length;
+  goals.mttr = {
+    goal: `kill-all MTTR within ${mttrRuns.goalMs} ms of the outage on each run`,
+    measured: `${ok}/${mttrRuns.runs.length} runs; differences ${mttrRuns.runs.map((r) => fmt(r.diffMs, 0)).join(', ')} ms`,
+    met: mttrRuns.runs.length > 0 && ok === mttrRuns.runs.length,
+  };
 }
 
 const wallS = (performance.now() - t0) / 1000;

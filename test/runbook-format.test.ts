@@ -152,6 +152,21 @@ describe('front matter', () => {
     expect(rb.sections[0]).toEqual({ title: 'Detection', line: pos(GOOD, '## Detection').line });
   });
 
+  it('rejects SLOs that cannot define recovery (== / != and non-window SLIs) at their position', async () => {
+    // They used to be dropped silently, leaving MTTR without the SLO the author wrote.
+    const text = GOOD.replace(
+      '  - availability >= 99%',
+      '  - availability == 100%\n  - error_rate != 5%\n  - throughput >= 10/s',
+    );
+    const errors = await errorsOf(text);
+    expect(find(errors, (e) => e.path === 'slos[0]')).toMatchObject({
+      ...pos(text, '== 100%'),
+      message: expect.stringContaining('not "=="'),
+    });
+    expect(find(errors, (e) => e.path === 'slos[1]')).toMatchObject(pos(text, '!= 5%'));
+    expect(find(errors, (e) => e.path === 'slos[2]').message).toContain('cannot define recovery');
+  });
+
   it('parses detection signals', () => {
     expect(parseSignal('drift-gauge:amount')).toEqual({
       ok: true,

@@ -151,8 +151,11 @@ describe('evaluation', () => {
     expect(m.summaries.steady.availability).toBe(1);
     expect(m.summaries.fault.availability).toBeCloseTo(0.8, 2);
     expect(m.mttd).toMatchObject({ detected: true, ms: 1500, signal: 'breaker-open' });
-    // SLO availability ≥ 99% (judged per MTTR_RESOLUTION_MS bucket): broken until T+14 s, then it holds for good.
-    expect(m.mttr).toMatchObject({ recovered: true, ms: 4000, breached: true });
+    // SLO availability ≥ 99% over windows of 100 requests: every other request fails until T+14 s
+    // (last error at 13.98 s). The window anchored at 13.96 s holds two errors (the last violation),
+    // the one at 13.98 s only one (99 %): recovery from the next request, 13.97 s, ± the 10 ms spacing.
+    expect(m.mttr).toMatchObject({ recovered: true, ms: 3970, resolutionMs: 10, breached: true });
+    expect(m.mttr).toMatchObject({ sloSource: 'runbook', slos: ['availability >= 99%'] });
     expect(m.mitigation).toMatchObject({ name: 'fallback', observed: true });
   });
 
@@ -180,7 +183,8 @@ describe('evaluation', () => {
     expect(by['availability >= 99.9% during steady'].passed).toBe(true);
     expect(by['mttr <= runbook']).toMatchObject({
       passed: true,
-      measured: 4000,
+      measured: 3970,
+      measuredText: expect.stringMatching(/±/),
       target: 20_000,
       phase: 'event',
     });
@@ -244,9 +248,54 @@ describe('evaluation', () => {
         : {},
     );
     const m = measure(input(twice, entries, { t0s: [T + 10_000, T + 25_000] }));
-    expect(m.mttr).toMatchObject({ recovered: true, ms: 6000, occurrences: 2 });
+    // Each outage ends at its last failed request (11.99 s, 30.99 s): 1.99 s and 5.99 s after its start.
+    expect(m.mttr).toMatchObject({ recovered: true, ms: 5990, occurrences: 2 });
     // The breaker signal was seen only after the first occurrence: the second went undetected.
     expect(m.mttd).toMatchObject({ detected: false, occurrences: 2 });
+  });
+
+  it('fails MTTR when the system holds for stableFor after t0 and then breaks for good', () => {
+    // Issue 9: this read "recovered, MTTR 0" (the first stable period after t0).
+    const late = records(T, T + 40_000, 100, (t) =>
+      t >= T + 16_000 ? { latencyMs: 900, tDone: t + 900 } : {},
+    );
+    const rb = {
+      ...runbook,
+      slos: [...runbook.slos, { metric: 'latency.p99' as const, op: '<=' as const, value: 500 }],
+    };
+    const [r] = evaluate([check('mttr <= runbook')], input(late, entries, { runbook: rb }));
+    expect(r).toMatchObject({ passed: false, measured: null });
+    expect(r.explanation).toMatch(/not recovered.*latency\.p99/);
+  });
+
+  it('says "no SLO breach" (not 0 ms) when the fault never breached an SLO, and passes', () => {
+    const healthy = records(T, T + 40_000, 100);
+    const m = measure(input(healthy, entries));
+    expect(m.mttr).toMatchObject({ recovered: true, breached: false });
+    expect(m.mttr?.ms).toBeUndefined();
+    const [r] = evaluate([check('mttr <= runbook')], input(healthy, entries), m);
+    expect(r).toMatchObject({ passed: true, measured: 0, measuredText: 'no SLO breach' });
+    expect(r.explanation).toMatch(/^no SLO breach/);
+  });
+
+  it('without runbook SLOs, recovers to the steady-state checks that are SLI comparisons', () => {
+    const steadyChecks = ['availability >= 99%', 'throughput >= 50/s', 'latency.p99 <= 200ms'].map((x) => {
+      const r = parseCheck(x, { context: 'steady' });
+      if (!r.ok) throw new Error(r.error);
+      return r.value;
+    });
+    const res = evaluate([check('mttr <= 10s')], input(recs, entries, { runbook: undefined, steadyChecks }));
+    expect(res[0]).toMatchObject({ passed: true, measured: 3970 });
+    expect(res[0].explanation).toContain('steady-state checks that are SLI comparisons');
+    expect(res[0].explanation).toContain('availability >= 99%, latency.p99 <= 200ms');
+    expect(res[0].explanation).not.toContain('throughput');
+    // Nothing to recover to: the check fails and says why.
+    const none = evaluate(
+      [check('mttr <= 10s')],
+      input(recs, entries, { runbook: undefined, steadyChecks: [] }),
+    );
+    expect(none[0]).toMatchObject({ passed: false, measured: null });
+    expect(none[0].explanation).toMatch(/no steady-state check is an SLI comparison/);
   });
 
   it('reports no fault instead of inventing a measurement', () => {

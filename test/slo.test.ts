@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parsePercentileName, percentilesOf } from '../src/slo/hdr.ts';
 import type { Slo, SloRecord, WindowSummary } from '../src/slo/index.ts';
-import { mttd, mttr, summarize, timeSeries } from '../src/slo/index.ts';
+import {
+  minSamplesForPercentile,
+  mttd,
+  mttr,
+  sliSpec,
+  summarize,
+  timeSeries,
+  WindowStats,
+} from '../src/slo/index.ts';
 
 // Expected values come from scripts/fixtures/slo_fixtures.py (numpy + the hdrhistogram PyPI package),
 // an independent implementation of docs/measurements.md.
@@ -22,7 +30,7 @@ interface Fixture {
     timeSeries: { bucketMs: number; from: number; to: number; points: Record<string, unknown>[] };
     mttr: {
       name: string;
-      input: { t0: number; slos: Slo[]; stableForMs: number; endMs: number; resolutionMs: number };
+      input: { t0: number; slos: Slo[]; stableForMs: number; endMs: number };
       result: Record<string, unknown>;
     }[];
   };
@@ -41,6 +49,8 @@ function load(name: string): { fx: Fixture; records: SloRecord[] } {
       outcome: OUTCOME[c.outcome[i] as keyof typeof OUTCOME],
       latencyMs: c.latencyUs[i] < 0 ? null : c.latencyUs[i] / 1000,
     };
+    // Completion = intended + latency, as the script computes it (MTTR counts requests in flight at t0).
+    if (c.latencyUs[i] >= 0) r.tDone = r.tIntended + c.latencyUs[i] / 1000;
     if (c.fallback[i]) r.fallback = c.fallbackReasons[c.fallback[i] - 1];
     if (c.version[i]) r.modelVersion = c.versions[c.version[i] - 1];
     return r;
@@ -63,7 +73,9 @@ function expectClose(actual: unknown, expected: unknown, path = ''): void {
   }
 }
 
-describe.each(['outage', 'flapping'])('fixture %s', (name) => {
+const FIXTURES = ['outage', 'flapping', 'breaks-later', 'outage-1050ms', 'relapse', 'two-errors'];
+
+describe.each(FIXTURES)('fixture %s', (name) => {
   const { fx, records } = load(name);
 
   it('summaries match the independent computation', () => {
@@ -87,19 +99,89 @@ describe.each(['outage', 'flapping'])('fixture %s', (name) => {
     });
   });
 
-  it('MTTR matches the brute-force definition', () => {
+  it('MTTR matches the independent computation of the definition', () => {
     for (const c of fx.expected.mttr) {
       const got = mttr({ records, ...c.input });
-      expect({ name: c.name, ...pick(got) }).toEqual({ name: c.name, ...c.result });
+      expectClose({ name: c.name, ...pick(got) }, { name: c.name, ...c.result }, c.name);
+      expect(Object.keys(pick(got)).sort(), c.name).toEqual(Object.keys(c.result).sort());
     }
   });
 });
 
 function pick(r: ReturnType<typeof mttr>): Record<string, unknown> {
-  return r.recovered
-    ? { recovered: true, mttrMs: r.mttrMs, recoveredAt: r.recoveredAt }
-    : { recovered: false };
+  const { recovered, breached, mttrMs, recoveredAt, resolutionMs } = r;
+  return Object.fromEntries(
+    Object.entries({ recovered, breached, mttrMs, recoveredAt, resolutionMs }).filter(
+      ([, v]) => v !== undefined,
+    ),
+  );
 }
+
+/** The fixture case `name` of fixture `file`, run through mttr(), with the fixture's own expectation. */
+function fixtureCase(file: string, name: string) {
+  const { fx, records } = load(file);
+  const c = fx.expected.mttr.find((x) => x.name === name)!;
+  return { got: mttr({ records, ...c.input }), want: c.result, input: c.input, records };
+}
+
+// Issue 9: each of these read wrong with 1 s (or 250 ms) buckets aligned to t0 and the FIRST stable period.
+describe('MTTR after the damage, resolved per request', () => {
+  it('passes for stableFor, then breaks and never recovers: not recovered (was "recovered, MTTR 0")', () => {
+    const { got } = fixtureCase('breaks-later', 'pass-then-break-never-recovers');
+    expect(got).toMatchObject({ recovered: false, breached: true });
+    expect(got.mttrMs).toBeUndefined();
+  });
+
+  it('a relapse after a claimed recovery moves recovery past the relapse', () => {
+    const { got, input } = fixtureCase('relapse', 'relapse');
+    // Errors t0..t0+1 s, good for 6 s (> stableFor), errors t0+7..t0+7.3 s: recovery after the relapse.
+    expect(got.recovered).toBe(true);
+    expect(got.recoveredAt! - input.t0).toBeGreaterThan(7000);
+    expect(Math.abs(got.mttrMs! - 7300)).toBeLessThanOrEqual(got.resolutionMs! + 10);
+  });
+
+  it('a 1.05 s outage reads 1.05 s within its stated resolution, not 2 s', () => {
+    const { got, records, input } = fixtureCase('outage-1050ms', 'outage-1.05s');
+    const failed = records.filter((r) => r.outcome !== 'ok' && r.tIntended < input.endMs);
+    // The outage as observed from t0: requests in flight at t0 count at t0, the last failed one at its time.
+    const outage = failed.at(-1)!.tIntended - input.t0;
+    expect(got.resolutionMs).toBe(10); // the request spacing at 100 req/s
+    expect(Math.abs(got.mttrMs! - 1050)).toBeLessThanOrEqual(got.resolutionMs!);
+    expect(Math.abs(got.mttrMs! - outage)).toBeLessThanOrEqual(got.resolutionMs!);
+  });
+
+  it('requests in flight at t0 belong to the fault: observed from t0', () => {
+    const { got, records, input } = fixtureCase('outage-1050ms', 'outage-1.05s');
+    expect(got.firstViolationAt).toBe(input.t0);
+    // Without completion times the requests intended just before t0 are not observed: the first
+    // anchor is then the first request intended after t0.
+    const noDone = records.map(({ tDone: _d, ...x }) => x);
+    const firstAfter = records.find((r) => r.tIntended >= input.t0)!.tIntended;
+    expect(firstAfter).toBeGreaterThan(input.t0);
+    expect(mttr({ records: noDone, ...input }).firstViolationAt).toBe(firstAfter);
+  });
+
+  it('the same errors shifted against a bucket grid give the same recovery (MTTR moves by the shift only)', () => {
+    const a = fixtureCase('two-errors', 'aligned');
+    const b = fixtureCase('two-errors', 'shifted-100ms');
+    const c = fixtureCase('two-errors', 'shifted-370ms');
+    // With 1 s buckets from t0 these two errors read "no breach" (0 s) aligned and 2 s shifted.
+    for (const x of [a, b, c]) expect(x.got).toMatchObject({ recovered: true, breached: true });
+    expect(b.got.recoveredAt).toBe(a.got.recoveredAt);
+    expect(c.got.recoveredAt).toBe(a.got.recoveredAt);
+    expect(b.got.mttrMs! - a.got.mttrMs!).toBeCloseTo(100, 9);
+    expect(c.got.mttrMs! - a.got.mttrMs!).toBeCloseTo(370, 9);
+  });
+
+  it('never breached is "no SLO breach", not MTTR 0', () => {
+    const { got } = fixtureCase('breaks-later', 'never-breached');
+    expect(got).toMatchObject({ recovered: true, breached: false });
+    expect(got.mttrMs).toBeUndefined();
+    expect(got.recoveredAt).toBeUndefined();
+    // …and only when the run observed stableFor after t0.
+    expect(fixtureCase('breaks-later', 'never-breached-too-short').got.recovered).toBe(false);
+  });
+});
 
 describe('fixture sanity', () => {
   it('the outage fixture exercises what it claims', () => {
@@ -242,61 +324,112 @@ describe('timeSeries', () => {
 });
 
 describe('mttr edge cases', () => {
-  const good = (a: number, b: number) => span(a, b, (b - a) / 10, (_, t) => rec(t));
-  const bad = (a: number, b: number) => span(a, b, (b - a) / 10, (_, t) => rec(t, 'error'));
+  // 100 req/s: a ratio SLO needs 100 requests per window, so windows span ~1 s.
+  const at = (a: number, b: number, outcome: SloRecord['outcome'] = 'ok') =>
+    span(a, b, (b - a) / 10, (_, t) => rec(t, outcome));
+  const good = (a: number, b: number) => at(a, b);
+  const bad = (a: number, b: number) => at(a, b, 'error');
 
   it('recovery exactly at the end of observation counts', () => {
-    const rs = [...bad(0, 1000), ...good(1000, 6000)];
-    const r = mttr({ records: rs, t0: T, slos: [AVAIL], stableForMs: 5000, endMs: T + 6000 });
+    const rs = [...bad(0, 1000), ...good(1000, 7000)];
+    // The last violating anchor is the second-to-last error (one error in 100 still meets 99 %).
+    const r = mttr({ records: rs, t0: T, slos: [AVAIL], stableForMs: 5000, endMs: T + 5990 });
     expect(r).toMatchObject({
       recovered: true,
-      mttrMs: 1000,
-      recoveredAt: T + 1000,
+      mttrMs: 990,
+      recoveredAt: T + 990,
+      resolutionMs: 10,
       breached: true,
       firstViolationAt: T,
+      lastViolationAt: T + 980,
     });
     // One millisecond less observation and the stable period is incomplete.
-    expect(mttr({ records: rs, t0: T, slos: [AVAIL], stableForMs: 5000, endMs: T + 5999 }).recovered).toBe(
+    expect(mttr({ records: rs, t0: T, slos: [AVAIL], stableForMs: 5000, endMs: T + 5989 }).recovered).toBe(
       false,
     );
   });
 
   it('never recovered', () => {
     const r = mttr({ records: bad(0, 10_000), t0: T, slos: [AVAIL], endMs: T + 10_000 });
-    expect(r.recovered).toBe(false);
+    expect(r).toMatchObject({ recovered: false, breached: true });
     expect(r.mttrMs).toBeUndefined();
-    expect(r.breached).toBe(true);
   });
 
-  it('a flapping recovery that relapses before stableFor does not count', () => {
-    // good 1–3 s, relapse 3–3.5 s, good again from 3.5 s.
-    const rs = [...bad(0, 1000), ...good(1000, 3000), ...bad(3000, 3500), ...good(3500, 12_000)];
-    const r = mttr({ records: rs, t0: T, slos: [AVAIL], stableForMs: 5000, endMs: T + 12_000 });
-    expect(r).toMatchObject({ recovered: true, mttrMs: 3500 });
-    // With a shorter stableFor the first good stretch is enough.
-    expect(mttr({ records: rs, t0: T, slos: [AVAIL], stableForMs: 2000, endMs: T + 12_000 }).mttrMs).toBe(
-      1000,
+  it('a violation in the last window (no later evidence) is not recovered', () => {
+    const rs = [...good(0, 9950), ...bad(9950, 10_000)];
+    expect(mttr({ records: rs, t0: T, slos: [AVAIL], stableForMs: 0, endMs: T + 10_000 })).toMatchObject({
+      recovered: false,
+      breached: true,
+    });
+  });
+
+  it('a recovery that relapses counts only after the relapse', () => {
+    // good 1–7 s (longer than stableFor), relapse 7–7.5 s, good again.
+    const rs = [...bad(0, 1000), ...good(1000, 7000), ...bad(7000, 7500), ...good(7500, 15_000)];
+    const r = mttr({ records: rs, t0: T, slos: [AVAIL], stableForMs: 5000, endMs: T + 15_000 });
+    expect(r).toMatchObject({ recovered: true, mttrMs: 7490, breached: true });
+  });
+
+  it('an unaffected system has no SLO breach and no MTTR', () => {
+    const r = mttr({ records: good(0, 8000), t0: T, slos: [AVAIL], stableForMs: 5000, endMs: T + 8000 });
+    expect(r).toEqual({ recovered: true, breached: false });
+  });
+
+  it('too few requests to judge an SLI is inconclusive, not a recovery', () => {
+    expect(mttr({ records: [], t0: T, slos: [AVAIL], endMs: T + 60_000 })).toMatchObject({
+      recovered: false,
+      insufficient: expect.stringContaining('availability'),
+    });
+    const p999: Slo = { metric: 'latency.p999', op: '<=', value: 100 };
+    expect(mttr({ records: good(0, 9000), t0: T, slos: [p999], endMs: T + 9000 }).insufficient).toContain(
+      'latency.p999',
     );
   });
 
-  it('an unaffected system recovers at t0 (MTTR 0) and is not breached', () => {
-    const r = mttr({ records: good(0, 8000), t0: T, slos: [AVAIL], stableForMs: 5000, endMs: T + 8000 });
-    expect(r).toMatchObject({ recovered: true, mttrMs: 0, breached: false });
-  });
-
-  it('no requests at all is not a recovery', () => {
-    expect(mttr({ records: [], t0: T, slos: [AVAIL], endMs: T + 60_000 }).recovered).toBe(false);
-  });
-
-  it('latency SLO fails in a bucket where every request was dropped', () => {
-    const rs = [...span(0, 1000, 100, (_, t) => rec(t, 'dropped')), ...good(1000, 7000)];
+  it('dropped requests breach availability; they carry no latency evidence', () => {
+    const rs = [...at(0, 1000, 'dropped'), ...good(1000, 7000)];
     const p99: Slo = { metric: 'latency.p99', op: '<=', value: 100 };
-    expect(mttr({ records: rs, t0: T, slos: [p99], endMs: T + 7000 }).mttrMs).toBe(1000);
+    // A latency window grows past the drops to 100 latency samples, all fast.
+    expect(mttr({ records: rs, t0: T, slos: [p99], endMs: T + 7000 })).toEqual({
+      recovered: true,
+      breached: false,
+    });
+    expect(mttr({ records: rs, t0: T, slos: [AVAIL, p99], endMs: T + 7000 })).toMatchObject({
+      mttrMs: 990,
+      resolutionMs: 10,
+      violated: ['availability'],
+    });
   });
 
-  it('ignores records before t0 and after endMs', () => {
+  it('percentile windows tolerate what the percentile tolerates', () => {
+    // One slow request in every 100 keeps p99 at the 99th value; two in a window break it.
+    const rs = span(0, 10_000, 1000, (i, t) => rec(t, 'ok', i % 100 === 50 ? 900 : 10));
+    const p99: Slo = { metric: 'latency.p99', op: '<=', value: 500 };
+    expect(mttr({ records: rs, t0: T, slos: [p99], endMs: T + 10_000 })).toEqual({
+      recovered: true,
+      breached: false,
+    });
+    const twice = span(0, 10_000, 1000, (i, t) => rec(t, 'ok', i % 100 === 50 || i === 52 ? 900 : 10));
+    expect(mttr({ records: twice, t0: T, slos: [p99], endMs: T + 10_000 })).toMatchObject({
+      breached: true,
+      // The window anchored at request 52 holds 52 and 150 (two slow in 100): the last violation.
+      lastViolationAt: T + 520,
+      recoveredAt: T + 530,
+    });
+  });
+
+  it('ignores records before t0 (unless in flight at t0) and after endMs', () => {
     const rs = [...bad(-5000, 0), ...good(0, 5000), ...bad(5000, 9000)];
-    expect(mttr({ records: rs, t0: T, slos: [AVAIL], endMs: T + 5000 }).mttrMs).toBe(0);
+    expect(mttr({ records: rs, t0: T, slos: [AVAIL], endMs: T + 5000 })).toEqual({
+      recovered: true,
+      breached: false,
+    });
+    // The same errors, still in flight at t0, belong to the fault.
+    const inFlight = rs.map((r) => (r.tIntended < T && r.tIntended >= T - 50 ? { ...r, tDone: T + 20 } : r));
+    expect(mttr({ records: inFlight, t0: T, slos: [AVAIL], endMs: T + 5000 })).toMatchObject({
+      breached: true,
+      firstViolationAt: T,
+    });
   });
 
   it('rejects unknown SLIs and bad parameters', () => {
@@ -316,10 +449,48 @@ describe('mttr edge cases', () => {
         endMs: T + 1,
       }),
     ).toThrow(/operator/);
-    expect(() => mttr({ records: [], t0: T, slos: [AVAIL], endMs: T + 1, resolutionMs: 0 })).toThrow(
-      /resolutionMs/,
+    expect(() => mttr({ records: [], t0: T, slos: [AVAIL], endMs: T + 1, stableForMs: -1 })).toThrow(
+      /stableForMs/,
     );
     expect(() => mttr({ records: [], t0: T, slos: [], endMs: T + 1 })).toThrow(/at least one/);
+  });
+});
+
+describe('sliSpec evidence minimums', () => {
+  const stats = (n: number, outcome: SloRecord['outcome'] = 'ok') => {
+    const s = new WindowStats();
+    for (let i = 0; i < n; i++) s.add(rec(i, outcome));
+    return s;
+  };
+  it.each([
+    ['availability', 100],
+    ['error_rate', 100],
+    ['fallback.share', 100],
+    ['latency.p50', 2],
+    ['latency.p90', 10],
+    ['latency.p95', 20],
+    ['latency.p99', 100],
+    ['latency.p999', 1000],
+    ['latency.p99.99', 10_000],
+    ['latency.max', 1],
+    ['latency.mean', 1],
+  ])('%s needs %i', (metric, n) => {
+    const spec = sliSpec(metric);
+    expect(spec.enough(stats(n - 1))).toBe(false);
+    expect(spec.enough(stats(n))).toBe(true);
+    expect(spec.get(stats(n))).not.toBeNull();
+  });
+  it('a percentile at its minimum is not the maximum sample', () => {
+    for (const p of [50, 90, 95, 99, 99.9]) {
+      const n = minSamplesForPercentile(p);
+      expect(Math.ceil((p / 100) * n - 1e-9), String(p)).toBeLessThan(n);
+      expect(Math.ceil((p / 100) * (n - 1) - 1e-9), String(p)).toBe(n - 1);
+    }
+  });
+  it('fallback.share counts ok answers, dropped requests give no latency evidence', () => {
+    expect(sliSpec('fallback.share').enough(stats(150, 'error'))).toBe(false);
+    expect(sliSpec('latency.max').enough(stats(5, 'dropped'))).toBe(false);
+    expect(() => sliSpec('throughput')).toThrow(/unknown SLI/);
   });
 });
 

@@ -64,6 +64,36 @@ export function vsTarget(measured: number | null, target: number | undefined, mi
   return `${fmtMs(measured)} (target ${fmtMs(target)}, ${measured <= target ? 'met' : 'missed'})`;
 }
 
+/** True when the run measured MTTR and no SLO was ever breached: "no SLO breach", not "0 ms". */
+export function noSloBreach(m: ScenarioReport['measurements']): boolean {
+  return m.mttr?.breached === false && m.mttr.recovered;
+}
+
+/** MTTR with its resolution (`1.05 s ± 10 ms`), `no SLO breach`, or `missing` when not recovered. */
+export function mttrValue(m: ScenarioReport['measurements'], missing: string): string {
+  if (noSloBreach(m)) return 'no SLO breach';
+  if (m.mttrMs === null) return missing;
+  const res = m.mttr?.resolutionMs;
+  if (res === undefined) return fmtMs(m.mttrMs);
+  // Enough digits to show the resolution (fmtMs rounds seconds to 0.1 s).
+  const digits = res < 10 ? 3 : res < 100 ? 2 : 1;
+  const v = m.mttrMs < 1000 ? `${Math.round(m.mttrMs)} ms` : `${(m.mttrMs / 1000).toFixed(digits)} s`;
+  return `${v} ± ${fmtMs(res)}`;
+}
+
+/** `mttrValue` against the runbook target, like vsTarget. */
+export function mttrVsTarget(
+  m: ScenarioReport['measurements'],
+  target: number | undefined,
+  missing: string,
+): string {
+  if (noSloBreach(m) || m.mttrMs === null || target === undefined) {
+    const v = mttrValue(m, missing);
+    return target === undefined ? v : `${v} (target ${fmtMs(target)}${noSloBreach(m) ? ', met' : ''})`;
+  }
+  return `${mttrValue(m, missing)} (target ${fmtMs(target)}, ${m.mttrMs <= target ? 'met' : 'missed'})`;
+}
+
 /** Seconds since `from`, for chart axes and marker labels. */
 export function relS(t: number, from: number): string {
   return `${((t - from) / 1000).toFixed(1)} s`;

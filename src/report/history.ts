@@ -8,7 +8,8 @@ import { ReportInputError } from './json.ts';
 import type { RunReport, Verdict } from './model.ts';
 
 export const DEFAULT_HISTORY = '.faultline/history.db';
-const SCHEMA_VERSION = 1;
+// 2: mttr_breached (a run that never breached its SLOs has no MTTR, not an MTTR of 0).
+const SCHEMA_VERSION = 2;
 
 /** --history, else FAULTLINE_HISTORY, else .faultline/history.db (relative to the working directory). */
 export function historyPath(explicit?: string): string {
@@ -33,7 +34,10 @@ export interface HistoryRow {
   scenario: string;
   verdict: Verdict;
   mttdMs: number | null;
+  /** null when not recovered, or when no SLO was breached (then mttrBreached is false). */
   mttrMs: number | null;
+  /** false: "no SLO breach" (kept out of MTTR medians); null: unknown (no MTTR measured, or recorded before v2). */
+  mttrBreached: boolean | null;
   mttdTargetMs: number | null;
   mttrTargetMs: number | null;
   runbook: string | null;
@@ -73,6 +77,12 @@ function open(file: string, create: boolean): DatabaseSync {
 }
 
 function migrate(db: DatabaseSync): void {
+  const hasRuns = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'scenario_runs'")
+    .get();
+  const cols = hasRuns ? (db.prepare('PRAGMA table_info(scenario_runs)').all() as { name: string }[]) : [];
+  if (hasRuns && !cols.some((c) => c.name === 'mttr_breached'))
+    db.exec('ALTER TABLE scenario_runs ADD COLUMN mttr_breached INTEGER');
   db.exec(`
     CREATE TABLE IF NOT EXISTS scenario_runs (
       run_id TEXT NOT NULL,
@@ -86,6 +96,7 @@ function migrate(db: DatabaseSync): void {
       mttd_target_ms REAL,
       mttr_target_ms REAL,
       runbook TEXT,
+      mttr_breached INTEGER,
       checks_total INTEGER NOT NULL,
       checks_failed INTEGER NOT NULL,
       PRIMARY KEY (run_id, scenario)
@@ -116,7 +127,7 @@ export function appendRun(file: string, report: RunReport): void {
       db.prepare('DELETE FROM scenario_runs WHERE run_id = ?').run(report.run.id);
       db.prepare('DELETE FROM check_results WHERE run_id = ?').run(report.run.id);
       const insRun = db.prepare(
-        'INSERT INTO scenario_runs (run_id, run_name, platform, t, scenario, verdict, mttd_ms, mttr_ms, mttd_target_ms, mttr_target_ms, runbook, checks_total, checks_failed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO scenario_runs (run_id, run_name, platform, t, scenario, verdict, mttd_ms, mttr_ms, mttd_target_ms, mttr_target_ms, runbook, checks_total, checks_failed, mttr_breached) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
       const insCheck = db.prepare(
         'INSERT INTO check_results (run_id, scenario, idx, check_expr, steady, phase, passed, measured, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -140,6 +151,7 @@ export function appendRun(file: string, report: RunReport): void {
           s.runbook?.id ?? null,
           all.length,
           all.filter((x) => !x.c.passed).length,
+          s.measurements.mttr ? (s.measurements.mttr.breached ? 1 : 0) : null,
         );
         all.forEach(({ c, steady }, i) => {
           insCheck.run(
@@ -182,6 +194,7 @@ export function readHistory(file: string, opts: { sinceMs?: number } = {}): Hist
       verdict: r.verdict as Verdict,
       mttdMs: r.mttd_ms as number | null,
       mttrMs: r.mttr_ms as number | null,
+      mttrBreached: r.mttr_breached === null || r.mttr_breached === undefined ? null : r.mttr_breached === 1,
       mttdTargetMs: r.mttd_target_ms as number | null,
       mttrTargetMs: r.mttr_target_ms as number | null,
       runbook: r.runbook as string | null,

@@ -3,7 +3,7 @@
 // and the detection/rollback/recovery markers, the check table, the runbook beside what happened, and
 // the measurement definitions the numbers follow. Print CSS puts each scenario on its own A4 page.
 import type { CheckResult } from '../runner/evaluate.ts';
-import { allChecks, CHECK_WORD, fmtMs, fmtPct, isBroken, relS, VERDICT_WORD } from './format.ts';
+import { allChecks, CHECK_WORD, fmtMs, fmtPct, isBroken, mttrValue, noSloBreach, relS, VERDICT_WORD } from './format.ts';
 import { escapeHtml as esc, renderMarkdown } from './markdown.ts';
 import type { MarkerKind, RunReport, ScenarioReport, Verdict } from './model.ts';
 import { htmlPage } from './page.ts';
@@ -136,10 +136,11 @@ export function plainSentence(s: ScenarioReport): string {
     m.mttdMs === null
       ? 'the fault was not detected'
       : `the fault was detected after ${fmtMs(m.mttdMs)}${rb ? ` (target ${fmtMs(rb.detection.withinMs)})` : ''}`;
-  const recover =
-    m.mttrMs === null
+  const recover = noSloBreach(m)
+    ? 'no SLO was breached'
+    : m.mttrMs === null
       ? 'service did not recover before the end of the run'
-      : `service recovered after ${fmtMs(m.mttrMs)}${rb ? ` (target ${fmtMs(rb.mttrTargetMs)})` : ''}`;
+      : `service recovered after ${mttrValue(m, 'n/a')}${rb ? ` (target ${fmtMs(rb.mttrTargetMs)})` : ''}`;
   const failed = failedChecks(s);
   if (!failed.length)
     return `Passed: ${detect} and ${recover}. All ${s.steadyState.length + s.checks.length} checks met.`;
@@ -226,7 +227,11 @@ function kpis(s: ScenarioReport): string {
     : `<div class="kpi" data-kpi="error budget"><div class="label">Error budget</div><div class="value">n/a</div><div class="muted">No availability SLO named by the runbook.</div></div>`;
   return `<div class="kpis">
 ${kpiBar('Time to detect (MTTD)', m.mttdMs, rb?.detection.withinMs, 'not detected', fmtMs)}
-${kpiBar('Time to recover (MTTR)', m.mttrMs, rb?.mttrTargetMs, 'not recovered', fmtMs)}
+${
+  noSloBreach(m)
+    ? `<div class="kpi" data-kpi="time to recover (mttr)"><div class="label">Time to recover (MTTR)</div><div class="value">no SLO breach</div><div class="muted">Every SLO held after the fault started; not counted as an MTTR.</div></div>`
+    : kpiBar('Time to recover (MTTR)', m.mttrMs, rb?.mttrTargetMs, 'not recovered', () => mttrValue(m, 'n/a'))
+}
 ${budget}
 </div>`;
 }
@@ -415,7 +420,11 @@ ${r.scenarios
       s.measurements.mttdMs,
       s.runbook?.detection.withinMs,
       'not detected',
-    )}</td><td class="num">${vs(s.measurements.mttrMs, s.runbook?.mttrTargetMs, 'not recovered')}</td><td class="num">${s.errorBudget ? fmtPct(s.errorBudget.consumed, 1) : 'n/a'}</td></tr>`;
+    )}</td><td class="num">${
+      noSloBreach(s.measurements)
+        ? 'no SLO breach'
+        : vs(s.measurements.mttrMs, s.runbook?.mttrTargetMs, 'not recovered')
+    }</td><td class="num">${s.errorBudget ? fmtPct(s.errorBudget.consumed, 1) : 'n/a'}</td></tr>`;
   })
   .join('\n')}
 </tbody></table>

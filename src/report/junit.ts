@@ -2,7 +2,7 @@
 // included), a failure states measured vs target and the phase. Follows the Jenkins junit-10 schema
 // (test/fixtures/junit.xsd) and keeps the element order the stricter Ant-style schemas require:
 // properties, testcases, system-out, system-err.
-import { allChecks, failureMessage, fmtMs, isBroken, VERDICT_WORD } from './format.ts';
+import { allChecks, failureMessage, fmtMs, isBroken, mttrValue, VERDICT_WORD } from './format.ts';
 import type { RunReport, ScenarioReport } from './model.ts';
 
 /** XML 1.0 forbids most C0 controls (even as character references), U+FFFE/U+FFFF and lone surrogates. */
@@ -89,7 +89,8 @@ function suite(
     'scenario.verdict': VERDICT_WORD[s.verdict],
     ...(s.runbook ? { runbook: s.runbook.id } : {}),
     mttd: fmtMs(s.measurements.mttdMs),
-    mttr: fmtMs(s.measurements.mttrMs),
+    mttr: mttrValue(s.measurements, 'n/a'),
+    ...(s.measurements.mttr ? { 'mttr.breached': String(s.measurements.mttr.breached) } : {}),
     ...(s.runbook
       ? { 'mttd.target': fmtMs(s.runbook.detection.withinMs), 'mttr.target': fmtMs(s.runbook.mttrTargetMs) }
       : {}),
@@ -125,7 +126,7 @@ function systemOut(s: ScenarioReport): string {
     lines.push(
       `fault ${f.id} ${f.type}: ${f.injectedAt ? 'injected' : 'not injected'}${f.error ? ` (${f.error})` : ''}`,
     );
-  lines.push(`MTTD ${fmtMs(s.measurements.mttdMs)}, MTTR ${fmtMs(s.measurements.mttrMs)}`);
+  lines.push(`MTTD ${fmtMs(s.measurements.mttdMs)}, MTTR ${mttrValue(s.measurements, 'n/a')}`);
   return lines.join('\n');
 }
 

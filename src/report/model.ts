@@ -104,6 +104,19 @@ export interface ScenarioReport {
     detectionSignal?: string;
     mitigation?: { name: string; observed: boolean; t?: number; evidence: string };
     recoveredAt?: number;
+    /**
+     * How MTTR came out (docs/measurements.md). `breached: false` is "no SLO breach": mttrMs is then
+     * null and the run is kept out of MTTR medians and trends. The recovery instant lies within
+     * resolutionMs before recoveredAt.
+     */
+    mttr?: {
+      recovered: boolean;
+      breached: boolean;
+      resolutionMs?: number;
+      /** The SLOs recovery was judged on: the runbook's, or the steady-state SLI checks without them. */
+      sloSource: 'runbook' | 'steady-state';
+      slos: string[];
+    };
     /** Per phase: requests, availability, error rate, latency percentiles, fallback share. */
     phases: Record<
       string,

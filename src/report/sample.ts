@@ -141,7 +141,7 @@ const DEFS: Def[] = [
 const DEFINITIONS: Record<string, string> = {
   'fault start (t0)': 'The moment an injection took effect, as recorded in the journal.',
   MTTD: 't0 → the first detection signal named by the runbook.',
-  MTTR: 't0 → the first instant after which every SLI named by the runbook stays within its SLO for stableFor (default 5 s).',
+  MTTR: 't0 → the start of the stable period (every SLI named by the runbook within its SLO for stableFor, default 5 s) after the last violation; never breached → "no SLO breach".',
   latency:
     'Measured from the intended send time of an open-model load (no coordinated omission); HDR percentiles.',
   availability:

@@ -147,6 +147,18 @@ export const ScenarioReportSchema = z.object({
       .object({ name: z.string(), observed: z.boolean(), t: epochMs.optional(), evidence: z.string() })
       .optional(),
     recoveredAt: epochMs.optional(),
+    mttr: z
+      .object({
+        recovered: z.boolean(),
+        breached: z.boolean().describe('false: "no SLO breach" (mttrMs null, kept out of MTTR medians)'),
+        resolutionMs: z
+          .number()
+          .optional()
+          .describe('the recovery instant lies within this many ms before recoveredAt'),
+        sloSource: z.enum(['runbook', 'steady-state']),
+        slos: z.array(z.string()),
+      })
+      .optional(),
     phases: z.record(z.string(), PhaseMeasurementSchema),
   }),
   errorBudget: z

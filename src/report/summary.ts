@@ -1,7 +1,7 @@
 // summary.md: sized for a CI job summary ($GITHUB_STEP_SUMMARY, a GitLab report artifact). Verdict first,
 // then per scenario a table of checks and MTTD/MTTR against the runbook targets. Plain status words, no
 // emoji, so it reads the same in a terminal, a mail and a CI page.
-import { allChecks, CHECK_WORD, fmtMs, isBroken, phaseText, VERDICT_WORD, vsTarget } from './format.ts';
+import { allChecks, CHECK_WORD, fmtMs, isBroken, mttrVsTarget, phaseText, VERDICT_WORD, vsTarget } from './format.ts';
 import type { RunReport, ScenarioReport } from './model.ts';
 
 export interface SummaryLinks {
@@ -66,7 +66,7 @@ function scenarioSection(s: ScenarioReport): string[] {
   const m = s.measurements;
   const lines = [
     `- **MTTD:** ${mdText(vsTarget(m.mttdMs, rb?.detection.withinMs, 'not detected'))}${m.detectionSignal ? ` — signal ${mdText(m.detectionSignal)}` : ''}`,
-    `- **MTTR:** ${mdText(vsTarget(m.mttrMs, rb?.mttrTargetMs, 'not recovered'))}`,
+    `- **MTTR:** ${mdText(mttrVsTarget(m, rb?.mttrTargetMs, 'not recovered'))}${m.mttr?.sloSource === 'steady-state' ? ' — judged on the steady-state SLI checks (no runbook SLOs)' : ''}`,
   ];
   if (m.rollbackMs !== null) lines.push(`- **Rollback:** ${mdText(fmtMs(m.rollbackMs))} after fault start`);
   if (m.mitigation)
@@ -119,7 +119,7 @@ export function renderSummary(report: RunReport, links: SummaryLinks = {}): stri
       out.push(
         `| ${mdText(s.name)} | ${s.verdict === 'passed' ? 'PASSED' : `**${VERDICT_WORD[s.verdict]}**`} | ${met} / ${rows.length} | ${mdText(
           vsTarget(s.measurements.mttdMs, s.runbook?.detection.withinMs, 'n/a'),
-        )} | ${mdText(vsTarget(s.measurements.mttrMs, s.runbook?.mttrTargetMs, 'n/a'))} |`,
+        )} | ${mdText(mttrVsTarget(s.measurements, s.runbook?.mttrTargetMs, 'n/a'))} |`,
       );
     }
     out.push('');

@@ -87,12 +87,15 @@ const slug = (name: string) =>
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-|-$/g, '')}`;
 
+/** A run's MTTR for medians and charts: none when it did not recover or never breached an SLO. */
+const mttrOf = (r: HistoryRow): number | null => (r.mttrBreached === false ? null : r.mttrMs);
+
 /** One line on the direction of MTTR: first period vs last period median. */
 function direction(runs: HistoryRow[], g: Granularity): string {
   const byPeriod = new Map<string, number[]>();
   for (const r of runs)
-    if (r.mttrMs !== null)
-      byPeriod.set(periodOf(r.t, g).key, [...(byPeriod.get(periodOf(r.t, g).key) ?? []), r.mttrMs]);
+    if (mttrOf(r) !== null)
+      byPeriod.set(periodOf(r.t, g).key, [...(byPeriod.get(periodOf(r.t, g).key) ?? []), mttrOf(r)!]);
   const keys = [...byPeriod.keys()].sort();
   if (keys.length < 2) return '';
   const a = median(byPeriod.get(keys[0])!)!;
@@ -156,7 +159,8 @@ ${t.scenarios
   const sections = t.scenarios
     .map((s) => {
       const last = s.runs.at(-1)!;
-      const mttrs = s.runs.map((r) => r.mttrMs).filter((x): x is number => x !== null);
+      const mttrs = s.runs.map(mttrOf).filter((x): x is number => x !== null);
+      const noBreach = s.runs.filter((r) => r.mttrBreached === false).length;
       const mttds = s.runs.map((r) => r.mttdMs).filter((x): x is number => x !== null);
       return `<section class="scenario trend-scenario" id="${slug(s.name)}" data-scenario="${esc(s.name)}">
 <div class="scenario-head"><h2>${esc(s.name)}</h2><span class="status ${last.verdict}">last: ${VERDICT_WORD[last.verdict]}</span>${
@@ -164,7 +168,11 @@ ${t.scenarios
       }</div>
 <p class="plain">${esc(direction(s.runs, t.granularity) || `${s.runs.length} run${s.runs.length === 1 ? '' : 's'} recorded.`)} Median MTTD ${esc(fmtMs(median(mttds)))}, median MTTR ${esc(
         fmtMs(median(mttrs)),
-      )}${last.mttrTargetMs !== null ? ` (target ${esc(fmtMs(last.mttrTargetMs))})` : ''}.</p>
+      )}${last.mttrTargetMs !== null ? ` (target ${esc(fmtMs(last.mttrTargetMs))})` : ''}${
+        noBreach
+          ? `; ${noBreach} run${noBreach === 1 ? '' : 's'} with no SLO breach, not counted in the MTTR median`
+          : ''
+      }.</p>
 <div class="chart" data-chart="mttr"><h3>MTTD and MTTR per run (seconds; dashed: runbook targets)</h3><div class="plot"></div></div>
 <table class="runs">
 <thead><tr><th>Run</th><th>Date (UTC)</th><th>Result</th><th class="num">MTTD</th><th class="num">MTTR</th><th class="num">Checks failed</th><th>Failed checks</th></tr></thead>
@@ -175,7 +183,7 @@ ${[...s.runs]
     (r) =>
       `<tr class="${r.verdict === 'passed' ? '' : 'check-failed'}"><td class="mono">${esc(r.runId)}</td><td>${esc(new Date(r.t).toISOString().slice(0, 16).replace('T', ' '))}</td><td><span class="status ${
         r.verdict
-      }">${VERDICT_WORD[r.verdict]}</span></td><td class="num">${esc(fmtMs(r.mttdMs))}</td><td class="num">${esc(fmtMs(r.mttrMs))}</td><td class="num">${r.checksFailed} / ${
+      }">${VERDICT_WORD[r.verdict]}</span></td><td class="num">${esc(fmtMs(r.mttdMs))}</td><td class="num">${esc(r.mttrBreached === false ? 'no SLO breach' : fmtMs(r.mttrMs))}</td><td class="num">${r.checksFailed} / ${
         r.checksTotal
       }</td><td class="why">${esc(
         r.checks
@@ -200,7 +208,7 @@ ${[...s.runs]
       name: s.name,
       x: s.runs.map((r) => r.t / 1000),
       mttd: s.runs.map((r) => sec(r.mttdMs)),
-      mttr: s.runs.map((r) => sec(r.mttrMs)),
+      mttr: s.runs.map((r) => sec(mttrOf(r))),
       mttdTarget: s.runs.map((r) => sec(r.mttdTargetMs)),
       mttrTarget: s.runs.map((r) => sec(r.mttrTargetMs)),
     })),

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { type Check, parseCheck } from '../scenario/checks.ts';
 import { Duration } from '../scenario/schema.ts';
 import { didYouMean } from '../scenario/suggest.ts';
+import { sliSpec } from '../slo/stats.ts';
 
 export const SEVERITIES = ['SEV1', 'SEV2', 'SEV3', 'SEV4'] as const;
 export const MITIGATIONS = [
@@ -110,11 +111,40 @@ const SloSchema = z
   .string()
   .transform((s, ctx): Check => {
     const r = parseCheck(s, { context: 'slo' });
-    if (r.ok) return r.value;
-    ctx.issues.push({ code: 'custom', message: r.error, input: s, params: { offset: r.offset } });
-    return z.NEVER;
+    if (!r.ok) {
+      ctx.issues.push({ code: 'custom', message: r.error, input: s, params: { offset: r.offset } });
+      return z.NEVER;
+    }
+    const bad = sloProblem(r.value);
+    if (bad) {
+      ctx.issues.push({ code: 'custom', message: bad.message, input: s, params: { offset: bad.offset } });
+      return z.NEVER;
+    }
+    return r.value;
   })
   .meta({ description: 'SLI check without a phase, e.g. "availability >= 99%"' });
+
+/**
+ * An SLO defines "recovered" for MTTR, which needs an objective a window can meet or miss: `==`/`!=`
+ * are not objectives (they used to be dropped silently), and the SLI must be computable per window.
+ */
+function sloProblem(c: Check): { message: string; offset: number } | undefined {
+  const opAt = Math.max(0, c.source.indexOf(c.op, c.source.indexOf(c.metric) + c.metric.length));
+  if (c.op === '==' || c.op === '!=')
+    return {
+      message: `an SLO needs an objective (<, <=, > or >=), not "${c.op}": MTTR measures when it holds again`,
+      offset: opAt,
+    };
+  try {
+    sliSpec(c.metric);
+  } catch {
+    return {
+      message: `${c.metric} cannot be measured per request window, so it cannot define recovery (SLIs: availability, error_rate, fallback.share, latency.*)`,
+      offset: Math.max(0, c.source.indexOf(c.metric)),
+    };
+  }
+  return undefined;
+}
 
 export const RunbookFrontMatter = z.strictObject({
   id: z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, {

@@ -2,7 +2,7 @@
 // phase and one line saying what was measured, so a failing CI gate explains itself.
 import type { RequestRecord } from '../load/driver.ts';
 import { type Check, compare, formatMetricValue, METRICS, type MetricName } from '../scenario/checks.ts';
-import { mttr as computeMttr, mttd as firstSignal } from '../slo/mttr.ts';
+import { mttr as computeMttr, mttd as firstSignal, type MttrResult } from '../slo/mttr.ts';
 import {
   describeQuality,
   enoughLabels,
@@ -11,7 +11,7 @@ import {
   type QualityMetric,
   qualityValue,
 } from '../slo/quality.ts';
-import { inWindow, type Slo, type Window, WindowStats } from '../slo/stats.ts';
+import { inWindow, type SliName, type Slo, type SloOp, sliSpec, type Window, WindowStats } from '../slo/stats.ts';
 import { summarize, type WindowSummary } from '../slo/summarize.ts';
 import { extractSignals, type JournalIndex, signalMatches } from './signals.ts';
 
@@ -85,6 +85,8 @@ export interface EvaluationInput {
   /** Synthetic-user results (browser probe), if the scenario ran one. */
   probes?: { t: number; ok: boolean }[];
   stableForMs: number;
+  /** The scenario's steady-state hypothesis: MTTR's SLOs when the runbook names none. */
+  steadyChecks?: Check[];
   driftPsi?: number;
   endMs: number;
 }
@@ -94,16 +96,20 @@ export interface Measurements {
   mttd?: { detected: boolean; ms?: number; signal?: string; t?: number; occurrences: number };
   mttr?: {
     recovered: boolean;
+    /** Worst occurrence's MTTR; undefined when not recovered or never breached ("no SLO breach"). */
     ms?: number;
     recoveredAt?: number;
+    /** The recovery instant lies within this many ms before recoveredAt (docs/measurements.md). */
+    resolutionMs?: number;
     breached: boolean;
     occurrences: number;
-    /** Quality SLOs: longest label-count quality window (how late a quality recovery can be read). */
-    qualityWindowMs?: number;
-    /** Quality SLOs: why quality could not be judged (missing evidence). */
-    qualityMissing?: string;
-    /** The runbook SLO metrics that were breached after fault start. */
+    /** Where the SLOs came from, and which they were (as written). */
+    sloSource: 'runbook' | 'steady-state';
+    slos: string[];
+    /** SLIs violated by the worst occurrence's last violation. */
     violated?: string[];
+    /** Why MTTR could not be judged (too few requests), if so. */
+    insufficient?: string;
   };
   rollback?: { ms?: number; t?: number };
   driftDetection?: { ms?: number; t?: number; feature?: string };
@@ -111,8 +117,43 @@ export interface Measurements {
 }
 
 const PHASES: PhaseName[] = ['steady', 'fault', 'recovery', 'whole'];
-/** MTTR bucket length: see docs/measurements.md (1 s keeps percentile SLIs meaningful at 100 req/s). */
-export const MTTR_RESOLUTION_MS = 1000;
+
+/**
+ * The SLOs that define recovery: the runbook's, else the steady-state checks that are SLI comparisons
+ * (an SLI computable per request window compared with <, <=, > or >=); the others cannot define it.
+ */
+export function recoverySlos(input: Pick<EvaluationInput, 'runbook' | 'steadyChecks'>): {
+  source: 'runbook' | 'steady-state';
+  slos: Slo[];
+  texts: string[];
+} {
+  if (input.runbook?.slos.length)
+    return {
+      source: 'runbook',
+      slos: input.runbook.slos,
+      texts: input.runbook.slos.map(
+        (s) => `${s.metric} ${s.op} ${formatMetricValue(s.metric as MetricName, s.value)}`,
+      ),
+    };
+  const usable = (input.steadyChecks ?? []).filter((c) => {
+    if ('runbook' in c.value || !['<', '<=', '>', '>='].includes(c.op)) return false;
+    try {
+      sliSpec(c.metric);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  return {
+    source: 'steady-state',
+    slos: usable.map((c) => ({
+      metric: c.metric as SliName,
+      op: c.op as SloOp,
+      value: (c.value as { n: number }).n,
+    })),
+    texts: usable.map((c) => c.source),
+  };
+}
 
 export function measure(input: EvaluationInput): Measurements {
   const summaries = Object.fromEntries(
@@ -143,34 +184,20 @@ export function measure(input: EvaluationInput): Measurements {
       t: worst.signal?.t,
       occurrences: per.length,
     };
-    if (runbook.slos.length) {
-      const rs = occ.map((o) =>
-        computeMttr({
-          records: input.records,
-          t0: o.start,
-          slos: runbook.slos,
-          stableForMs: input.stableForMs,
-          endMs: o.end,
-          resolutionMs: MTTR_RESOLUTION_MS,
-        }),
-      );
-      const notRecovered = rs.find((r) => !r.recovered);
-      const w = notRecovered ?? rs.reduce((a, b) => ((b.mttrMs ?? 0) > (a.mttrMs ?? 0) ? b : a));
-      m.mttr = {
-        recovered: !notRecovered,
-        ms: w.mttrMs,
-        recoveredAt: w.recoveredAt,
-        breached: rs.some((r) => r.breached),
-        occurrences: rs.length,
-      };
-      const qw = rs.filter((r) => r.qualityWindowMs !== undefined).map((r) => r.qualityWindowMs!);
-      if (qw.length) m.mttr.qualityWindowMs = Math.max(...qw);
-      const missing = rs.find((r) => r.qualityMissing);
-      if (missing) m.mttr.qualityMissing = missing.qualityMissing;
-      const violated = [...new Set(rs.flatMap((r) => r.violated ?? []))];
-      if (violated.length) m.mttr.violated = violated;
-    }
     m.mitigation = mitigation(runbook.mitigation.automated, input, signals, t0);
+  }
+  const rec = recoverySlos(input);
+  if (rec.slos.length) {
+    const rs = occ.map((o) =>
+      computeMttr({
+        records: input.records,
+        t0: o.start,
+        slos: rec.slos,
+        stableForMs: input.stableForMs,
+        endMs: o.end,
+      }),
+    );
+    m.mttr = { ...worstMttr(rs), occurrences: rs.length, sloSource: rec.source, slos: rec.texts };
   }
   const rb = occ.map((o) => within(o).find((s) => s.name === 'controller-rollback'));
   m.rollback = rb.every((s) => s) ? worstSignal(rb as { t: number }[], occ) : {};
@@ -182,6 +209,27 @@ export function measure(input: EvaluationInput): Measurements {
       ? { ...ddWorst, feature: ddFirst.name.slice('drift-gauge:'.length) }
       : {};
   return m;
+}
+
+/** Every occurrence must recover: the first unrecovered one, else the longest breach-to-recovery. */
+function worstMttr(
+  rs: MttrResult[],
+): Omit<NonNullable<Measurements['mttr']>, 'occurrences' | 'sloSource' | 'slos'> {
+  const breached = rs.some((r) => r.breached);
+  const bad = rs.find((r) => !r.recovered);
+  if (bad) return { recovered: false, breached, violated: bad.violated, insufficient: bad.insufficient };
+  const w = rs
+    .filter((r) => r.breached)
+    .reduce<MttrResult | undefined>((a, b) => (a && (a.mttrMs ?? 0) >= (b.mttrMs ?? 0) ? a : b), undefined);
+  if (!w) return { recovered: true, breached: false };
+  return {
+    recovered: true,
+    breached: true,
+    ms: w.mttrMs,
+    recoveredAt: w.recoveredAt,
+    resolutionMs: w.resolutionMs,
+    violated: w.violated,
+  };
 }
 
 function worstSignal(found: { t: number }[], occ: { start: number }[]): { ms?: number; t?: number } {
@@ -311,7 +359,14 @@ function evaluateOne(c: Check, input: EvaluationInput, m: Measurements): CheckRe
     };
   }
   const { measured, explanation } = r;
-  const measuredText = measured === null ? 'n/a' : formatMetricValue(c.metric, measured);
+  const measuredText =
+    measured === null
+      ? 'n/a'
+      : c.metric === 'mttr' && m.mttr && !m.mttr.breached
+        ? 'no SLO breach'
+        : c.metric === 'mttr' && m.mttr?.resolutionMs !== undefined
+          ? `${formatMetricValue(c.metric, measured)} ± ${formatMetricValue(c.metric, m.mttr.resolutionMs)}`
+          : formatMetricValue(c.metric, measured);
   const passed = measured !== null && target !== null && compare(c.op, measured, target);
   return {
     ...base,
@@ -415,28 +470,36 @@ function measureCheck(
             measured: null,
             explanation: `no "${input.runbook!.detection.signal}" signal observed after fault start`,
           };
-    case 'mttr':
+    case 'mttr': {
       if (noFault) return none(noFault);
-      if (!m.mttr) return none('the runbook names no SLOs to recover');
-      if (m.mttr.qualityMissing)
-        return none(`missing evidence for the runbook's quality SLOs: ${m.mttr.qualityMissing}`);
-      return m.mttr.recovered
-        ? {
-            measured: m.mttr.ms!,
-            explanation: `${
-              m.mttr.breached
-                ? `every runbook SLO held for ${input.stableForMs / 1000} s from ${(m.mttr.ms! / 1000).toFixed(2)} s after fault start${
-                    m.mttr.violated ? ` (breached before: ${m.mttr.violated.join(', ')})` : ''
-                  }`
-                : 'the runbook SLOs were never breached: recovered at fault start'
-            }${qualityResolution(m)}`,
-          }
-        : {
-            measured: null,
-            explanation: `not recovered: the runbook SLOs did not hold for ${input.stableForMs / 1000} s before the end of the run${
-              m.mttr.violated ? ` (breached: ${m.mttr.violated.join(', ')})` : ''
-            }${qualityResolution(m)}`,
-          };
+      const mt = m.mttr;
+      if (!mt)
+        return none(
+          input.runbook?.slos.length
+            ? 'no SLOs to recover to'
+            : 'no runbook SLOs, and no steady-state check is an SLI comparison (availability, error_rate, fallback.share, latency.*, quality.* with <, <=, >, >=), so there is nothing to recover to',
+        );
+      const from =
+        mt.sloSource === 'runbook'
+          ? 'the runbook SLOs'
+          : `the steady-state checks that are SLI comparisons (${mt.slos.join(', ')}; the runbook names no SLOs)`;
+      const each = mt.occurrences > 1 ? ` (worst of ${mt.occurrences} fault occurrences)` : '';
+      if (mt.insufficient) return none(`${mt.insufficient}${each}`);
+      if (!mt.recovered)
+        return {
+          measured: null,
+          explanation: `not recovered: ${from} did not hold for ${input.stableForMs / 1000} s after their last violation${mt.violated?.length ? ` (${mt.violated.join(', ')})` : ''} before the end of the run${each}`,
+        };
+      if (!mt.breached)
+        return {
+          measured: 0,
+          explanation: `no SLO breach: ${from} held in every window after fault start${each}`,
+        };
+      return {
+        measured: mt.ms!,
+        explanation: `${from} held for ${input.stableForMs / 1000} s from ${(mt.ms! / 1000).toFixed(3)} s after fault start, after their last violation (${mt.violated?.join(', ')}); resolution ± ${mt.resolutionMs!.toFixed(0)} ms (request spacing at recovery)${each}`,
+      };
+    }
     case 'rollback.time':
       if (noFault) return none(noFault);
       return m.rollback?.ms !== undefined
@@ -511,13 +574,6 @@ function measureCheck(
       };
     }
   }
-}
-
-function qualityResolution(m: Measurements): string {
-  const q = m.mttr?.qualityWindowMs;
-  return q === undefined
-    ? ''
-    : ` (quality SLOs judged over the last ${QUALITY_MIN_LABELS} positives and negatives: windows up to ${(q / 1000).toFixed(2)} s, so quality recovery reads up to that late)`;
 }
 
 /** A quality SLI over a phase: null (missing evidence) without enough positives and negatives. */

@@ -365,6 +365,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     runbook: opts.runbook?.targets,
     probes: entries.filter((e) => e.type === 'probe').map((e) => e.result as ProbeResult),
     stableForMs: spec.stableFor,
+    steadyChecks: spec.steadyState?.checks,
     endMs: loadEnd,
   };
   const m = measure(input);
@@ -399,6 +400,13 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       detectionSignal: m.mttd?.signal,
       mitigation: m.mitigation,
       recoveredAt: m.mttr?.recoveredAt,
+      mttr: m.mttr && {
+        recovered: m.mttr.recovered,
+        breached: m.mttr.breached,
+        resolutionMs: m.mttr.resolutionMs,
+        sloSource: m.mttr.sloSource,
+        slos: m.mttr.slos,
+      },
       phases: Object.fromEntries(
         (Object.keys(m.summaries) as PhaseName[]).map((k) => {
           const s = m.summaries[k];

@@ -15,7 +15,7 @@ export const DEFINITIONS: Record<string, string> = {
   'fault start (t0)':
     'The moment an injection took effect, as recorded in the journal after the injection call returned.',
   MTTD: 't0 → the first detection signal named by the runbook (alert, controller event, breaker open, drift gauge over threshold…).',
-  MTTR: "t0 → recovery: the first instant after which every SLI named by the runbook stays within its SLO for the scenario's stableFor period (default 5 s), evaluated in 1 s buckets. Not recovered by the end of the run → the check fails.",
+  MTTR: 't0 → recovery: the start of the stable period (every SLI named by the runbook — without runbook SLOs, the steady-state SLI checks — within its SLO for the scenario\'s stableFor, default 5 s) that follows the last violation. SLIs are judged over windows anchored on each request and grown until they hold enough evidence (100 requests for a ratio, 100 samples for p99), so MTTR is resolved to the request spacing (shown ± resolution) and does not depend on bucket alignment. Not recovered by the end of the run → the check fails. Never breached → "no SLO breach" (not 0 ms), kept out of MTTR medians.',
   latency:
     'Measured from the intended send time of an open-model (constant-arrival-rate) load, so a stalled server cannot hide its stall (no coordinated omission). Percentiles from HDR histograms (3 significant digits).',
   availability:

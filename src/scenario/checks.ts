@@ -57,7 +57,7 @@ export const METRICS = {
   mttd: ev('duration', "fault start → the runbook's detection signal", 'detection.within'),
   mttr: ev(
     'duration',
-    'fault start → every SLI named by the runbook stays within its SLO for stableFor',
+    'fault start → every SLI named by the runbook holds for stableFor after its last violation',
     'mttr_target',
   ),
   'rollback.time': ev('duration', "fault start → the controller's rollback event", 'mitigation.within'),

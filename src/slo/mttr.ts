@@ -1,7 +1,6 @@
 // MTTR and MTTD as defined in docs/measurements.md.
-import { isQualityMetric, QUALITY_MIN_LABELS } from './quality.ts';
 import type { Slo, SloRecord } from './stats.ts';
-import { compare, qualityEvidence, sliGetter, WindowStats } from './stats.ts';
+import { compare, sliSpec, WindowStats } from './stats.ts';
 
 export interface MttrInput {
   records: Iterable<SloRecord>;
@@ -13,151 +12,123 @@ export interface MttrInput {
   stableForMs?: number;
   /** End of observation (epoch ms, exclusive): recovery needs its full stable period before it. */
   endMs: number;
-  /** Bucket length over which each SLI is evaluated (default 250 ms). */
-  resolutionMs?: number;
 }
 
 export interface MttrResult {
+  /** A breach was followed by a stable period the run observed in full, or there was no breach. */
   recovered: boolean;
-  /** recoveredAt − t0. */
-  mttrMs?: number;
-  /** Start of the first bucket from which every SLO held for stableFor. */
-  recoveredAt?: number;
-  /** Whether any non-empty bucket after t0 violated an SLO (false: the fault never hurt the SLIs). */
+  /** Whether any window after t0 violated an SLO. False: "no SLO breach" — not an MTTR of 0. */
   breached: boolean;
-  /** Start of the first violating bucket, if any. */
-  firstViolationAt?: number;
+  /** recoveredAt − t0; only for a breach that recovered. */
+  mttrMs?: number;
+  /** Time of the first request after the last violating window's anchor: the stable period starts here. */
+  recoveredAt?: number;
   /**
-   * Quality SLOs only: the longest quality window judged after t0 (ms). Quality windows are sized by
-   * label count, so this is how late a quality recovery can be read (the MTTR's quality resolution).
+   * recoveredAt − time of the last violating anchor: the true recovery instant lies within this many
+   * ms before recoveredAt (the request spacing there).
    */
-  qualityWindowMs?: number;
-  /** Quality SLOs only: no window in the observed period held enough labels (missing evidence). */
-  qualityMissing?: string;
-  /** The SLO metrics that failed in at least one bucket after t0 (which SLI the breach was on). */
+  resolutionMs?: number;
+  /** Time of the first / last request that anchors a violating window. */
+  firstViolationAt?: number;
+  lastViolationAt?: number;
+  /** SLIs violated by the last violating window. */
   violated?: string[];
+  /** Set when some SLI never had enough evidence in [t0, endMs): MTTR is then inconclusive (not recovered). */
+  insufficient?: string;
 }
 
-type BucketState = 'empty' | 'pass' | 'fail';
-
+/**
+ * Recovery from per-request windows, independent of any bucket grid (docs/measurements.md, "MTTR"):
+ * each request after t0 anchors, per SLO, the window of it and the requests after it, grown until the
+ * SLI has enough evidence (sliSpec().enough). Recovery starts at the request after the anchor of the
+ * LAST violating window, and needs stableFor of observation after it.
+ */
 export function mttr(input: MttrInput): MttrResult {
   const { t0, endMs } = input;
-  const res = input.resolutionMs ?? 250;
   const stableFor = input.stableForMs ?? 5000;
-  if (!(res > 0)) throw new Error(`resolutionMs must be > 0, got ${res}`);
   if (!(stableFor >= 0)) throw new Error(`stableForMs must be ≥ 0, got ${stableFor}`);
   if (input.slos.length === 0) throw new Error('mttr needs at least one SLO');
-  const all = input.slos.map((s) => ({ get: sliGetter(s.metric), op: s.op, value: s.value }));
-  // compare() validates the operator; do it now rather than only when a bucket has data.
-  for (const c of all) compare(0, c.op, c.value);
-  const named = all.map((c, i) => ({ ...c, metric: input.slos[i].metric }));
-  const checks = named.filter((c) => !isQualityMetric(c.metric));
-  const qualityChecks = named.filter((c) => isQualityMetric(c.metric));
-  const violated = new Set<string>();
+  const checks = input.slos.map((s) => ({
+    ...sliSpec(s.metric),
+    metric: s.metric,
+    op: s.op,
+    value: s.value,
+  }));
+  // compare() validates the operator; do it now rather than only when a window has data.
+  for (const c of checks) compare(0, c.op, c.value);
 
-  const n = endMs > t0 ? Math.ceil((endMs - t0) / res) : 0;
-  const buckets: (WindowStats | undefined)[] = new Array(n);
-  // Quality SLIs: scored, labelled answers (any time before endMs: a trailing window may reach back).
-  const scored: SloRecord[] = [];
+  // Observed records, each at τ = its intended time; one sent and still in flight at t0 belongs to the
+  // fault: τ = t0.
+  const obs: { tau: number; r: SloRecord }[] = [];
   for (const r of input.records) {
-    if (qualityChecks.length && r.tIntended < endMs && isScored(r)) scored.push(r);
-    if (r.tIntended < t0 || r.tIntended >= endMs) continue;
-    const k = Math.floor((r.tIntended - t0) / res);
-    if (k >= n) continue;
-    buckets[k] ??= new WindowStats();
-    buckets[k].add(r);
+    if (r.tIntended >= endMs) continue;
+    if (r.tIntended >= t0) obs.push({ tau: r.tIntended, r });
+    else if (r.outcome !== 'dropped' && r.tDone !== undefined && r.tDone > t0) obs.push({ tau: t0, r });
   }
-  const quality = qualityChecks.length ? qualityWindows(scored, t0, endMs, res, n) : undefined;
-  const state: BucketState[] = new Array(n);
-  let firstViolation = -1;
-  for (let k = 0; k < n; k++) {
-    const s = buckets[k];
-    const q = quality?.windows[k];
-    const failing = s
-      ? [
-          ...checks.filter((c) => !compare(c.get(s), c.op, c.value)),
-          ...(q ? qualityChecks.filter((c) => !compare(c.get(q), c.op, c.value)) : []),
-        ]
-      : [];
-    for (const c of failing) violated.add(c.metric);
-    if (!s) state[k] = 'empty';
-    else if (failing.length) state[k] = 'fail';
-    // Too few labels yet to judge quality: neither evidence of health nor of a breach.
-    else if (quality && !q) state[k] = 'empty';
-    else state[k] = 'pass';
-    if (state[k] === 'fail' && firstViolation < 0) firstViolation = k;
-  }
-  const out: MttrResult = { recovered: false, breached: firstViolation >= 0 };
-  if (firstViolation >= 0) out.firstViolationAt = t0 + firstViolation * res;
-  if (violated.size) out.violated = [...violated];
-  if (quality) {
-    out.qualityWindowMs = quality.maxSpanMs;
-    if (quality.windows.every((w) => !w))
-      out.qualityMissing = `no quality window after fault start held ${QUALITY_MIN_LABELS} positives and ${QUALITY_MIN_LABELS} negatives (${quality.positives} positives and ${quality.negatives} negatives were answered by the end)`;
-  }
+  obs.sort((a, b) => a.tau - b.tau || a.r.tIntended - b.r.tIntended);
+  const n = obs.length;
 
-  // nextFail[k] = index of the first failing bucket at or after k (n if none), so the stable
-  // period [t, t + stableFor) starting at bucket k (buckets k..k+m-1) is clean iff nextFail[k] ≥ k + m.
-  const m = Math.max(1, Math.ceil(stableFor / res));
-  const nextFail: number[] = new Array(n + 1);
-  nextFail[n] = n;
-  for (let k = n - 1; k >= 0; k--) nextFail[k] = state[k] === 'fail' ? k : nextFail[k + 1];
-  for (let k = 0; k < n; k++) {
-    const t = t0 + k * res;
-    if (t + stableFor > endMs) break;
-    if (state[k] !== 'pass') continue;
-    if (nextFail[k] >= k + m) {
-      out.recovered = true;
-      out.recoveredAt = t;
-      out.mttrMs = t - t0;
+  // Per SLO, the verdict of the shortest suffix with enough evidence: the window of every anchor whose
+  // forward window runs out of requests, so the last requests are judged too.
+  const tails = checks.map((c) => {
+    const s = new WindowStats();
+    for (let i = n - 1; i >= 0 && !c.enough(s); i--) s.add(obs[i].r);
+    return { enough: c.enough(s), passes: compare(c.get(s), c.op, c.value) };
+  });
+  const missing = checks.filter((_, k) => !tails[k].enough).map((c) => c.metric);
+  if (missing.length)
+    return {
+      recovered: false,
+      breached: false,
+      insufficient: `not enough requests after fault start to judge ${missing.join(', ')} (${n} observed)`,
+    };
+
+  const failing = (j: number): string[] => {
+    const bad: string[] = [];
+    checks.forEach((c, k) => {
+      const s = new WindowStats();
+      let i = j;
+      for (; i < n && !c.enough(s); i++) s.add(obs[i].r);
+      const ok = c.enough(s) ? compare(c.get(s), c.op, c.value) : tails[k].passes;
+      if (!ok) bad.push(c.metric);
+    });
+    return bad;
+  };
+
+  // The last violating anchor, scanning back from the end (a relapse is found before what it undoes).
+  let last = -1;
+  let violated: string[] = [];
+  for (let j = n - 1; j >= 0; j--) {
+    violated = failing(j);
+    if (violated.length) {
+      last = j;
       break;
     }
   }
-  return out;
-}
-
-const isScored = (r: SloRecord): boolean =>
-  r.outcome === 'ok' && (r.label === 0 || r.label === 1) && typeof r.score === 'number';
-
-/**
- * For each bucket k, the trailing quality window ending at the bucket's end: the latest scored answers
- * back to the fewest that hold enough labels (qualityEvidence), as a monitor with the last N labels
- * would see it. Undefined where not enough labels were answered yet.
- */
-function qualityWindows(
-  scored: SloRecord[],
-  t0: number,
-  endMs: number,
-  res: number,
-  n: number,
-): { windows: (WindowStats | undefined)[]; maxSpanMs: number; positives: number; negatives: number } {
-  scored.sort((a, b) => a.tIntended - b.tIntended);
-  const enough = qualityEvidence('quality.auc')!;
-  const windows: (WindowStats | undefined)[] = new Array(n);
-  let maxSpanMs = 0;
-  let j = 0; // scored[0..j) intended before the bucket's end
-  for (let k = 0; k < n; k++) {
-    const end = Math.min(endMs, t0 + (k + 1) * res);
-    while (j < scored.length && scored[j].tIntended < end) j++;
-    let pos = 0;
-    let neg = 0;
-    let i = j;
-    while (i > 0 && (pos < QUALITY_MIN_LABELS || neg < QUALITY_MIN_LABELS)) {
-      i--;
-      if (scored[i].label === 1) pos++;
-      else neg++;
+  if (last < 0) return { recovered: t0 + stableFor <= endMs, breached: false };
+  let first = last;
+  for (let j = 0; j < last; j++)
+    if (failing(j).length) {
+      first = j;
+      break;
     }
-    if (pos < QUALITY_MIN_LABELS || neg < QUALITY_MIN_LABELS) continue;
-    const w = new WindowStats();
-    for (let x = i; x < j; x++) w.add(scored[x]);
-    if (!enough(w)) continue;
-    windows[k] = w;
-    maxSpanMs = Math.max(maxSpanMs, end - scored[i].tIntended);
+  const out: MttrResult = {
+    recovered: false,
+    breached: true,
+    firstViolationAt: obs[first].tau,
+    lastViolationAt: obs[last].tau,
+    violated,
+  };
+  if (last + 1 < n) {
+    const at = obs[last + 1].tau;
+    if (at + stableFor <= endMs) {
+      out.recovered = true;
+      out.recoveredAt = at;
+      out.mttrMs = at - t0;
+      out.resolutionMs = at - obs[last].tau;
+    }
   }
-  let positives = 0;
-  for (const r of scored) if (r.tIntended >= t0 && r.label === 1) positives++;
-  const after = scored.filter((r) => r.tIntended >= t0).length;
-  return { windows, maxSpanMs, positives, negatives: after - positives };
+  return out;
 }
 
 export interface Signal {

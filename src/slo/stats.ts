@@ -15,6 +15,8 @@ import {
 /** The fields of a RequestRecord the SLO library reads (fixtures and journals may carry more). */
 export interface SloRecord {
   tIntended: number;
+  /** Completion time; lets MTTR count a request in flight at t0 as observed at t0. */
+  tDone?: number;
   outcome: Outcome;
   latencyMs: number | null;
   fallback?: string | null;
@@ -76,6 +78,49 @@ export function sliGetter(metric: string): SliGetter {
  */
 export function qualityEvidence(metric: string): ((s: WindowStats) => boolean) | undefined {
   return isQualityMetric(metric) ? (s) => enoughLabels(s.quality) : undefined;
+}
+
+/** An SLI's getter and how much evidence a window needs before its value means anything. */
+export interface SliSpec {
+  get: SliGetter;
+  enough(s: WindowStats): boolean;
+}
+
+/**
+ * Minimum evidence per SLI (docs/measurements.md, "MTTR"): a ratio needs 100 requests (or ok answers)
+ * so one request moves it by at most 1 %; a pNN percentile needs ⌈100 / (100 − NN)⌉ latency samples
+ * so it is not simply the window's slowest request (p99: 100, p90: 10, p50: 2); max and mean need one.
+ * One case per SLI so new SLIs (quality.*) are added as further cases.
+ */
+export function sliSpec(metric: string): SliSpec {
+  const get = sliGetter(metric);
+  switch (metric) {
+    case 'availability':
+    case 'error_rate':
+      return { get, enough: (s) => s.requests >= MIN_RATIO_REQUESTS };
+    case 'fallback.share':
+      return { get, enough: (s) => s.ok >= MIN_RATIO_REQUESTS };
+    case 'latency.max':
+    case 'latency.mean':
+      return { get, enough: (s) => s.latencies.length >= 1 };
+  }
+  if (isQualityMetric(metric)) return { get, enough: (s) => enoughLabels(s.quality) };
+  if (metric.startsWith('latency.')) {
+    const p = parsePercentileName(metric.slice('latency.'.length))!;
+    const n = minSamplesForPercentile(p);
+    return { get, enough: (s) => s.latencies.length >= n };
+  }
+  throw new Error(`no evidence rule for SLI "${metric}"`);
+}
+
+/** Requests (or ok answers) a ratio SLI needs in a window: one request moves it by ≤ 1 %. */
+export const MIN_RATIO_REQUESTS = 100;
+
+/** ⌈100 / (100 − p)⌉ samples (at least 1): the smallest count whose pNN rank is below the maximum. */
+export function minSamplesForPercentile(p: number): number {
+  if (p >= 100) return 1;
+  // Round first so 100 / (100 − 99.9) = 1000.0000000000009 is 1000, not 1001.
+  return Math.max(1, Math.ceil(Number((100 / (100 - p)).toFixed(6))));
 }
 
 export function compare(value: number | null, op: SloOp, target: number): boolean {

@@ -136,7 +136,7 @@ export async function runCommand(paths: string[], flags: RunFlags, mode: 'run' |
     );
     for (const s of report.scenarios) {
       process.stdout.write(
-        `  ${s.verdict.padEnd(8)}${s.name}${s.measurements.mttrMs !== null ? `  MTTR ${(s.measurements.mttrMs / 1000).toFixed(2)} s` : ''}${s.measurements.mttdMs !== null ? `  MTTD ${(s.measurements.mttdMs / 1000).toFixed(2)} s` : ''}\n`,
+        `  ${s.verdict.padEnd(8)}${s.name}${s.measurements.mttr?.breached === false && s.measurements.mttr.recovered ? '  no SLO breach' : s.measurements.mttrMs !== null ? `  MTTR ${(s.measurements.mttrMs / 1000).toFixed(2)} s` : ''}${s.measurements.mttdMs !== null ? `  MTTD ${(s.measurements.mttdMs / 1000).toFixed(2)} s` : ''}\n`,
       );
       for (const c of s.checks.filter((c) => !c.passed)) {
         process.stdout.write(
