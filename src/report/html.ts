@@ -3,7 +3,17 @@
 // and the detection/rollback/recovery markers, the check table, the runbook beside what happened, and
 // the measurement definitions the numbers follow. Print CSS puts each scenario on its own A4 page.
 import type { CheckResult } from '../runner/evaluate.ts';
-import { allChecks, CHECK_WORD, fmtMs, fmtPct, isBroken, mttrValue, noSloBreach, relS, VERDICT_WORD } from './format.ts';
+import {
+  allChecks,
+  CHECK_WORD,
+  fmtMs,
+  fmtPct,
+  isBroken,
+  mttrValue,
+  noSloBreach,
+  relS,
+  VERDICT_WORD,
+} from './format.ts';
 import { escapeHtml as esc, renderMarkdown } from './markdown.ts';
 import type { MarkerKind, RunReport, ScenarioReport, Verdict } from './model.ts';
 import { htmlPage } from './page.ts';

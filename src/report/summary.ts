@@ -1,7 +1,16 @@
 // summary.md: sized for a CI job summary ($GITHUB_STEP_SUMMARY, a GitLab report artifact). Verdict first,
 // then per scenario a table of checks and MTTD/MTTR against the runbook targets. Plain status words, no
 // emoji, so it reads the same in a terminal, a mail and a CI page.
-import { allChecks, CHECK_WORD, fmtMs, isBroken, mttrVsTarget, phaseText, VERDICT_WORD, vsTarget } from './format.ts';
+import {
+  allChecks,
+  CHECK_WORD,
+  fmtMs,
+  isBroken,
+  mttrVsTarget,
+  phaseText,
+  VERDICT_WORD,
+  vsTarget,
+} from './format.ts';
 import type { RunReport, ScenarioReport } from './model.ts';
 
 export interface SummaryLinks {

@@ -11,7 +11,15 @@ import {
   type QualityMetric,
   qualityValue,
 } from '../slo/quality.ts';
-import { inWindow, type SliName, type Slo, type SloOp, sliSpec, type Window, WindowStats } from '../slo/stats.ts';
+import {
+  inWindow,
+  type SliName,
+  type Slo,
+  type SloOp,
+  sliSpec,
+  type Window,
+  WindowStats,
+} from '../slo/stats.ts';
 import { summarize, type WindowSummary } from '../slo/summarize.ts';
 import { extractSignals, type JournalIndex, signalMatches } from './signals.ts';
 
