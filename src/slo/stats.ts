@@ -77,7 +77,7 @@ export function sliGetter(metric: string): SliGetter {
  * count, not time). Undefined for SLIs that need no more than one request.
  */
 export function qualityEvidence(metric: string): ((s: WindowStats) => boolean) | undefined {
-  return isQualityMetric(metric) ? (s) => enoughLabels(s.quality) : undefined;
+  return isQualityMetric(metric) ? (s) => enoughLabels(s.labels) : undefined;
 }
 
 /** An SLI's getter and how much evidence a window needs before its value means anything. */
@@ -104,7 +104,7 @@ export function sliSpec(metric: string): SliSpec {
     case 'latency.mean':
       return { get, enough: (s) => s.latencies.length >= 1 };
   }
-  if (isQualityMetric(metric)) return { get, enough: (s) => enoughLabels(s.quality) };
+  if (isQualityMetric(metric)) return { get, enough: (s) => enoughLabels(s.labels) };
   if (metric.startsWith('latency.')) {
     const p = parsePercentileName(metric.slice('latency.'.length))!;
     const n = minSamplesForPercentile(p);
@@ -155,6 +155,8 @@ export class WindowStats {
   private pcache = new Map<number, number | null>();
   /** Ok answers with a score and a known label (the quality SLIs' sample). */
   readonly qualityPoints: QualityPoint[] = [];
+  /** Label counts of qualityPoints, kept as they are added: evidence checks must not compute figures. */
+  readonly labels = { positives: 0, negatives: 0 };
   private qcache: QualityFigures | undefined;
 
   add(r: SloRecord): void {
@@ -166,6 +168,8 @@ export class WindowStats {
         if (r.fallback) this.fallbackCount++;
         if ((r.label === 0 || r.label === 1) && typeof r.score === 'number' && Number.isFinite(r.score)) {
           this.qcache = undefined;
+          if (r.label === 1) this.labels.positives++;
+          else this.labels.negatives++;
           this.qualityPoints.push({
             score: r.score,
             label: r.label,
