@@ -447,9 +447,15 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     const f: ActiveFault = { planned: p, record, undo: prepared.undo, reverted: false };
     active.push(f);
     progress.event(`injecting ${p.fault.type}${p.fault.name ? ` (${p.fault.name})` : ''}`);
-    const details = await prepared.inject();
-    record.injectedAt = nowMs();
-    journal.append('fault.injected', { fault_id: p.id, details: details ?? {} }, record.injectedAt);
+    // Each fault says when it started acting (docs/measurements.md, "Fault start"); the call may
+    // return much later (a graceful stop, a drift waiting for its first changed payload).
+    const { t0, details } = await prepared.inject();
+    record.injectedAt = t0;
+    journal.append(
+      'fault.injected',
+      { fault_id: p.id, details: details ?? {}, returned_at: nowMs() },
+      record.injectedAt,
+    );
     markers.push({ t: record.injectedAt, kind: 'fault-inject', label: `${p.fault.type} injected` });
     return f;
   }
