@@ -70,7 +70,8 @@ export const MTTR_RESOLUTION_MS = 1000;
 
 export function measure(input: EvaluationInput): Measurements {
   const summaries = Object.fromEntries(
-    PHASES.map((p) => [p, summarize(input.records, input.phases[p])]),
+    // Requests in flight at fault start belong to the fault, not to steady state (stats.ts afterT0).
+    PHASES.map((p) => [p, summarize(input.records, input.phases[p], input.t0)]),
   ) as Record<PhaseName, WindowSummary>;
   const m: Measurements = { summaries };
   const { t0, runbook, index } = input;

@@ -424,7 +424,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       : undefined,
     probes: entries.filter((e) => e.type === 'probe').map((e) => e.result as ProbeResult),
     harness: harnessHealth(entries),
-    timeline: timeSeries(records, { from: loadStart, to: loadEnd, bucketMs: 1000 }),
+    timeline: timeSeries(records, { from: loadStart, to: loadEnd, bucketMs: 1000, t0 }),
     markers: markers.sort((a, b) => a.t - b.t),
     journal: path.relative(opts.runDir, journal.file),
   };

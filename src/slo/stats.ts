@@ -6,6 +6,8 @@ import { parsePercentileName, percentilesOf } from './hdr.ts';
 /** The fields of a RequestRecord the SLO library reads (fixtures and journals may carry more). */
 export interface SloRecord {
   tIntended: number;
+  /** When the answer (or error) arrived; lets the phase rule see requests in flight at fault start. */
+  tDone?: number;
   outcome: Outcome;
   latencyMs: number | null;
   fallback?: string | null;
@@ -145,6 +147,22 @@ export class WindowStats {
   }
 }
 
-export function inWindow(r: SloRecord, w: Window): boolean {
-  return r.tIntended >= w.from && r.tIntended < w.to;
+/**
+ * The phase rule (docs/measurements.md, "Phases"): a request belongs after fault start t0 when it was
+ * intended at or after t0, or was still in flight at t0 (intended before, done after). Steady state
+ * is what was over before the fault began; everything the fault could touch is the fault's.
+ */
+export function afterT0(r: Pick<SloRecord, 'tIntended' | 'tDone'>, t0: number): boolean {
+  return r.tIntended >= t0 || (r.tDone !== undefined && r.tDone > t0);
+}
+
+/** Where windows place a record: its intended time, moved to t0 when it was in flight at t0. */
+export function phaseTime(r: Pick<SloRecord, 'tIntended' | 'tDone'>, t0?: number): number {
+  return t0 !== undefined && r.tIntended < t0 && afterT0(r, t0) ? t0 : r.tIntended;
+}
+
+/** Window membership by intended time; with the fault start `t0`, by the phase rule above. */
+export function inWindow(r: SloRecord, w: Window, t0?: number): boolean {
+  const t = phaseTime(r, t0);
+  return t >= w.from && t < w.to;
 }
