@@ -1,6 +1,6 @@
+import { nowMs } from '../load/clock.ts';
 import { RegistryClient } from '../pipeline/registry/client.ts';
 import { CHAMPION_ALIAS, PRIMARY_MODEL } from '../pipeline/schema.ts';
-import { nowMs } from '../load/clock.ts';
 import { type Fault, http } from './fault.ts';
 
 export interface RolloutSpec {

@@ -5,7 +5,7 @@ import { type Check, compare, formatMetricValue, METRICS, type MetricName } from
 import { mttr as computeMttr, mttd as firstSignal } from '../slo/mttr.ts';
 import type { Slo, Window } from '../slo/stats.ts';
 import { summarize, type WindowSummary } from '../slo/summarize.ts';
-import { extractSignals, type JournalIndex, signalMatches } from './signals.ts';
+import { extractSignals, type JournalIndex, platformActions, signalMatches } from './signals.ts';
 
 export type PhaseName = 'steady' | 'fault' | 'recovery' | 'whole';
 export type Phases = Record<PhaseName, Window>;
@@ -52,12 +52,22 @@ export interface EvaluationInput {
   probes?: { t: number; ok: boolean }[];
   stableForMs: number;
   driftPsi?: number;
+  /** Feature a drift fault shifted: drift.detection_time reads only that feature's gauge. */
+  driftFeature?: string;
   endMs: number;
 }
 
 export interface Measurements {
   summaries: Record<PhaseName, WindowSummary>;
-  mttd?: { detected: boolean; ms?: number; signal?: string; t?: number; occurrences: number };
+  mttd?: {
+    detected: boolean;
+    ms?: number;
+    signal?: string;
+    /** What emitted the detecting signal (signals.ts `source`). */
+    source?: string;
+    t?: number;
+    occurrences: number;
+  };
   mttr?: { recovered: boolean; ms?: number; recoveredAt?: number; breached: boolean; occurrences: number };
   rollback?: { ms?: number; t?: number };
   driftDetection?: { ms?: number; t?: number; feature?: string };
@@ -76,9 +86,9 @@ export function measure(input: EvaluationInput): Measurements {
   const m: Measurements = { summaries };
   const { t0, runbook, index } = input;
   if (t0 === undefined) return m;
+  // Detection signals come from the pipeline and its monitoring only (signals.ts).
   const signals = extractSignals(index, {
     driftPsi: input.driftPsi,
-    records: input.records,
     errorRate: errorRateSlo(runbook),
   });
   // Parallel members start within moments of each other: one occurrence.
@@ -86,15 +96,19 @@ export function measure(input: EvaluationInput): Measurements {
   const occ = starts.map((start, i) => ({ start, end: starts[i + 1] ?? input.endMs }));
   const within = (o: { start: number; end: number }) => signals.filter((s) => s.t >= o.start && s.t < o.end);
   if (runbook) {
-    const per = occ.map((o) =>
-      firstSignal(o.start, within(o), (s) => signalMatches(runbook.detection.signal, s)),
-    );
+    // A generic `drift-gauge` means this run's drifted feature, not whichever feature flickers first.
+    const wanted =
+      runbook.detection.signal === 'drift-gauge' && input.driftFeature
+        ? `drift-gauge:${input.driftFeature}`
+        : runbook.detection.signal;
+    const per = occ.map((o) => firstSignal(o.start, within(o), (s) => signalMatches(wanted, s)));
     const missed = per.find((d) => !d.detected);
     const worst = missed ?? per.reduce((a, b) => ((b.mttdMs ?? 0) > (a.mttdMs ?? 0) ? b : a));
     m.mttd = {
       detected: !missed,
       ms: missed ? undefined : worst.mttdMs,
       signal: worst.signal?.name,
+      source: worst.signal?.source as string | undefined,
       t: worst.signal?.t,
       occurrences: per.length,
     };
@@ -119,11 +133,19 @@ export function measure(input: EvaluationInput): Measurements {
         occurrences: rs.length,
       };
     }
-    m.mitigation = mitigation(runbook.mitigation.automated, input, signals, t0);
+    // What the platform did (a restart) is mitigation evidence, never detection.
+    const actions = [...signals, ...platformActions(index)].sort((a, b) => a.t - b.t);
+    m.mitigation = mitigation(runbook.mitigation.automated, input, actions, t0);
   }
   const rb = occ.map((o) => within(o).find((s) => s.name === 'controller-rollback'));
   m.rollback = rb.every((s) => s) ? worstSignal(rb as { t: number }[], occ) : {};
-  const dd = occ.map((o) => within(o).find((s) => s.name.startsWith('drift-gauge:')));
+  // The drifted feature's own gauge: another feature's gauge crossing is not this drift's detection.
+  const drifted = input.driftFeature;
+  const dd = occ.map((o) =>
+    within(o).find((s) =>
+      drifted === undefined ? s.name.startsWith('drift-gauge:') : s.name === `drift-gauge:${drifted}`,
+    ),
+  );
   const ddWorst = dd.every((s) => s) ? worstSignal(dd as { t: number }[], occ) : {};
   const ddFirst = dd[0];
   m.driftDetection =
@@ -192,7 +214,7 @@ function mitigation(
     case 'fallback':
       return found(
         after((x) => x.name === 'fallback-engaged'),
-        'responses served by the fallback model',
+        'the model-server answered with the fallback model (model_server_fallback_total rose)',
       );
     case 'breaker':
       return found(
@@ -306,7 +328,7 @@ function measureCheck(
       return m.mttd.detected
         ? {
             measured: m.mttd.ms!,
-            explanation: `first "${input.runbook!.detection.signal}" signal (${m.mttd.signal}) after fault start`,
+            explanation: `first "${input.runbook!.detection.signal}" signal (${m.mttd.signal}${m.mttd.source ? `, from ${m.mttd.source}` : ''}) after fault start`,
           }
         : {
             measured: null,
@@ -336,11 +358,11 @@ function measureCheck(
       return m.driftDetection?.ms !== undefined
         ? {
             measured: m.driftDetection.ms,
-            explanation: `drift gauge for ${m.driftDetection.feature} crossed PSI ${input.driftPsi ?? 0.2}`,
+            explanation: `drift gauge for ${m.driftDetection.feature} crossed PSI ${input.driftPsi ?? 0.2} or KS p <= 0.05`,
           }
         : {
             measured: null,
-            explanation: `no feature's PSI gauge exceeded ${input.driftPsi ?? 0.2} after drift start`,
+            explanation: `no drift gauge${input.driftFeature ? ` for ${input.driftFeature}` : ''} crossed PSI ${input.driftPsi ?? 0.2} or KS p <= 0.05 after drift start`,
           };
     case 'mitigation.observed':
       if (!m.mitigation) return { measured: null, explanation: noFault ?? 'the scenario names no runbook' };

@@ -360,6 +360,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     probes: entries.filter((e) => e.type === 'probe').map((e) => e.result as ProbeResult),
     stableForMs: spec.stableFor,
     endMs: loadEnd,
+    driftFeature: faultRecords.find((f) => f.type === 'drift')?.spec.feature as string | undefined,
   };
   const m = measure(input);
   // Without a healthy baseline (or with a broken run) the checks would only measure noise: not evaluated.
@@ -390,7 +391,9 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       mttrMs: m.mttr?.ms ?? null,
       rollbackMs: m.rollback?.ms ?? null,
       driftDetectionMs: m.driftDetection?.ms ?? null,
-      detectionSignal: m.mttd?.signal,
+      // The signal and what emitted it (a gateway metric, the drift monitor, a controller alert…).
+      detectionSignal:
+        m.mttd?.signal && (m.mttd.source ? `${m.mttd.signal} (${m.mttd.source})` : m.mttd.signal),
       mitigation: m.mitigation,
       recoveredAt: m.mttr?.recoveredAt,
       phases: Object.fromEntries(

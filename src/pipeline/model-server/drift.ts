@@ -30,6 +30,8 @@ export interface DriftMonitorOptions {
   /** Fewer values than this in a window → no statistics yet. */
   minSamples?: number;
   intervalMs?: number;
+  /** KS p-value at or below which a feature is flagged (model_server_feature_drift_ks_alert = 1). */
+  ksAlpha?: number;
   metrics: client.Registry;
 }
 
@@ -46,9 +48,10 @@ export class DriftMonitor {
     'psi' | 'ks_statistic' | 'ks_pvalue' | 'js_distance',
     client.Gauge<'feature'>
   >;
+  private readonly ksAlert: client.Gauge<'feature'>;
 
   constructor(opts: DriftMonitorOptions) {
-    this.opts = { minSamples: 100, intervalMs: 1000, ...opts };
+    this.opts = { minSamples: 100, intervalMs: 1000, ksAlpha: 0.05, ...opts };
     this.windows = new Map(this.opts.features.map((f) => [f, new SlidingWindow(this.opts.windowSize)]));
     const g = (name: string, help: string) =>
       new client.Gauge({ name, help, labelNames: ['feature'], registers: [opts.metrics] });
@@ -70,6 +73,12 @@ export class DriftMonitor {
         'Jensen-Shannon distance, live window vs training reference',
       ),
     };
+    // An alert flag beside the PSI gauge: PSI's equal-width bins hardly move for a heavy-tailed
+    // feature (amount × 4 stays in the first bins), while the KS test sees the shifted CDF at once.
+    this.ksAlert = g(
+      'model_server_feature_drift_ks_alert',
+      `1 while the KS test rejects "same distribution as the training reference" at p <= ${this.opts.ksAlpha}`,
+    );
   }
 
   start(): void {
@@ -111,6 +120,7 @@ export class DriftMonitor {
     this.computedAt = null;
     this.dirty = false;
     for (const g of Object.values(this.gauges)) g.reset();
+    this.ksAlert.reset();
   }
 
   report(): DriftReport {
@@ -137,7 +147,10 @@ export class DriftMonitor {
       const ref = this.reference.get(f);
       const w = this.windows.get(f);
       if (!ref || !w || w.size < this.opts.minSamples) {
-        if (this.latest.delete(f)) for (const g of Object.values(this.gauges)) g.remove({ feature: f });
+        if (this.latest.delete(f)) {
+          for (const g of Object.values(this.gauges)) g.remove({ feature: f });
+          this.ksAlert.remove({ feature: f });
+        }
         continue;
       }
       const st = driftStats(ref, w.values());
@@ -154,6 +167,8 @@ export class DriftMonitor {
         if (v === null) this.gauges[key].remove({ feature: f });
         else this.gauges[key].set({ feature: f }, v);
       }
+      if (d.ks_pvalue === null) this.ksAlert.remove({ feature: f });
+      else this.ksAlert.set({ feature: f }, d.ks_pvalue <= this.opts.ksAlpha ? 1 : 0);
     }
     this.computedAt = new Date();
   }
