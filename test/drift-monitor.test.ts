@@ -56,9 +56,20 @@ describe('drift monitor: KS beside PSI', () => {
     expect(report.psi).not.toBeNull();
     expect(report.psi!).toBeLessThan(0.2);
     expect(report.ks_pvalue!).toBeLessThanOrEqual(0.05);
+    expect(report.ks_statistic!).toBeGreaterThan(0.4);
     expect(samples['model_server_feature_drift_ks_alert{feature="amount"}']).toBe(1);
     const sig = extractSignals(new JournalIndex([scrapeEntry(samples)]));
     expect(sig.map((s) => s.name)).toContain('drift-gauge:amount');
+  });
+
+  it('does not flag a significant but small gap (the size live traffic shows against the reference undrifted)', async () => {
+    // amount × 1.2: KS D ≈ 0.07 at p ≈ 0.02 — the range measured between undrifted live traffic and the
+    // artifact's training reference (D 0.05–0.09), which p <= 0.05 alone would flag all the time.
+    const small = new DriftTransform({ kind: 'scale', feature: 'amount', factor: 1.2, startMs: 0 });
+    const { report, samples } = await monitorOf(amounts(202, small));
+    expect(report.ks_pvalue!).toBeLessThanOrEqual(0.05);
+    expect(report.ks_statistic!).toBeLessThan(0.15);
+    expect(samples['model_server_feature_drift_ks_alert{feature="amount"}']).toBe(0);
   });
 
   it('does not flag undrifted traffic', async () => {

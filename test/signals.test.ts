@@ -128,6 +128,6 @@ describe('detection signals from the pipeline', () => {
     const m = measure(input(recs, entries, { runbook: runbook('drift-gauge'), driftFeature: 'amount' }));
     expect(m.driftDetection).toMatchObject({ ms: 6000, feature: 'amount' });
     expect(m.mttd).toMatchObject({ detected: true, ms: 6000, signal: 'drift-gauge:amount' });
-    expect(m.mttd?.source).toContain('KS p-value of amount');
+    expect(m.mttd?.source).toContain('KS alert for amount');
   });
 });

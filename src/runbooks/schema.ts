@@ -55,7 +55,7 @@ export const SIGNALS = {
   'controller-rollback': { meaning: 'the controller published a rollback event' },
   'drift-gauge': {
     meaning:
-      'the drift monitor flagged a feature: PSI (model_server_feature_drift_psi) above 0.2 or KS p-value at or below 0.05 (model_server_feature_drift_ks_alert); with :feature only that feature',
+      'the drift monitor flagged a feature: PSI (model_server_feature_drift_psi) above 0.2 or the KS test (p <= 0.05, statistic >= 0.15: model_server_feature_drift_ks_alert); with :feature only that feature',
     arg: 'feature',
   },
   'error-rate': {

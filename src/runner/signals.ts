@@ -153,8 +153,6 @@ export class JournalIndex {
 export interface SignalOptions {
   /** PSI above which a drift gauge counts as detection. */
   driftPsi?: number;
-  /** KS p-value at or below which a drift gauge counts as detection. */
-  driftKsP?: number;
   /** Error rate (fraction) between two gateway scrapes that counts as the error-rate signal. */
   errorRate?: number;
 }
@@ -203,7 +201,6 @@ export function extractSignals(ix: JournalIndex, opts: SignalOptions = {}): Sign
     }
   }
   // KS beside PSI: PSI's equal-width bins barely see a heavy-tailed shift (amount × 4), KS does.
-  const ksMax = opts.driftKsP ?? 0.05;
   for (const p of ix.series('model_server_feature_drift_ks_alert')) {
     if (p.value === 1) {
       const feature = featureOf(p.key);
@@ -212,7 +209,7 @@ export function extractSignals(ix: JournalIndex, opts: SignalOptions = {}): Sign
         name: `drift-gauge:${feature}`,
         feature,
         test: 'ks',
-        source: `model-server ${p.replica} drift monitor: KS p-value of ${feature} <= ${ksMax}`,
+        source: `model-server ${p.replica} drift monitor: KS alert for ${feature} (p <= 0.05, statistic >= 0.15)`,
       });
     }
   }

@@ -14,6 +14,7 @@ await start({
   driftWindow: envNumber('DRIFT_WINDOW', 1000),
   driftMinSamples: envNumber('DRIFT_MIN_SAMPLES', 500),
   driftKsAlpha: envNumber('DRIFT_KS_ALPHA', 0.05),
+  driftKsMinStatistic: envNumber('DRIFT_KS_MIN_STATISTIC', 0.15),
   disabled: disabled(),
   adminToken: process.env.ADMIN_TOKEN || undefined,
 });

@@ -57,6 +57,8 @@ export interface ModelServerConfig {
   driftMinSamples?: number;
   /** KS p-value at or below which the drift monitor flags a feature (default 0.05). */
   driftKsAlpha?: number;
+  /** Smallest KS statistic that can flag a feature (default 0.15): an effect-size floor for the p-value. */
+  driftKsMinStatistic?: number;
   disabled?: Set<Mechanism>;
   adminToken?: string;
   /** Breaker tuning (defaults: 5 consecutive failed calls, half-open after 2000 ms). */
@@ -138,6 +140,7 @@ export async function start(
     // PSI over a few hundred values is mostly noise (a 0.26 false alarm was seen at warm-up with 100).
     minSamples: config.driftMinSamples ?? 500,
     ksAlpha: config.driftKsAlpha ?? 0.05,
+    ksMinStatistic: config.driftKsMinStatistic ?? 0.15,
     metrics: svc.metrics,
   });
   const monitor = drift;
