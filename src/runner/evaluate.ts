@@ -358,11 +358,11 @@ function measureCheck(
       return m.driftDetection?.ms !== undefined
         ? {
             measured: m.driftDetection.ms,
-            explanation: `drift gauge for ${m.driftDetection.feature} crossed PSI ${input.driftPsi ?? 0.2} or KS p <= 0.05`,
+            explanation: `drift gauge for ${m.driftDetection.feature} crossed PSI ${input.driftPsi ?? 0.2} or raised its KS alert`,
           }
         : {
             measured: null,
-            explanation: `no drift gauge${input.driftFeature ? ` for ${input.driftFeature}` : ''} crossed PSI ${input.driftPsi ?? 0.2} or KS p <= 0.05 after drift start`,
+            explanation: `no drift gauge${input.driftFeature ? ` for ${input.driftFeature}` : ''} crossed PSI ${input.driftPsi ?? 0.2} or raised a KS alert after drift start`,
           };
     case 'mitigation.observed':
       if (!m.mitigation) return { measured: null, explanation: noFault ?? 'the scenario names no runbook' };
