@@ -3,7 +3,7 @@ import type { RequestRecord } from '../src/load/driver.ts';
 import { type EvaluationInput, evaluate, measure } from '../src/runner/evaluate.ts';
 import type { JournalEntry } from '../src/runner/journal.ts';
 import { planInjections } from '../src/runner/schedule.ts';
-import { extractSignals, JournalIndex, signalMatches } from '../src/runner/signals.ts';
+import { extractSignals, JournalIndex, platformActions, signalMatches } from '../src/runner/signals.ts';
 import { type Check, parseCheck } from '../src/scenario/checks.ts';
 import { ScenarioSchema } from '../src/scenario/schema.ts';
 
@@ -122,7 +122,9 @@ describe('journal index', () => {
     expect(first('drift-gauge:amount')).toBe(T + 4000);
     expect(first('controller-rollback')).toBe(T + 5000);
     expect(first('controller-alert:HighErrorRate')).toBe(T + 6000);
-    expect(first('replica-restart')).toBe(T + 7000);
+    // The supervisor restarting the replica is the platform's action (restart mitigation), not detection.
+    expect(first('replica-restart')).toBeUndefined();
+    expect(platformActions(ix).find((s) => s.name === 'replica-restart')?.t).toBe(T + 7000);
     expect(signalMatches('controller-alert', { t: 0, name: 'controller-alert:HighErrorRate' })).toBe(true);
     expect(signalMatches('controller-alert:Other', { t: 0, name: 'controller-alert:HighErrorRate' })).toBe(
       false,
@@ -144,6 +146,11 @@ describe('evaluation', () => {
   const entries = [
     scrape(T + 9000, 'model-server', '0', { model_server_circuit_breaker_state: 0 }),
     scrape(T + 11_500, 'model-server', '0', { model_server_circuit_breaker_state: 1 }),
+    // The model-server's own fallback counter: the fallback mitigation's evidence.
+    scrape(T + 12_500, 'model-server', '0', {
+      model_server_circuit_breaker_state: 1,
+      'model_server_fallback_total{reason="breaker_open"}': 40,
+    }),
   ];
 
   it('measures availability per phase, MTTD from the runbook signal and MTTR by the definition', () => {

@@ -26,7 +26,7 @@ const RUNBOOK = `---
 id: demo-runbook
 title: Demo
 severity: SEV3
-detection: { signal: replica-restart, within: 20s }
+detection: { signal: gateway-ejection, within: 20s }
 mitigation: { automated: restart, within: 30s }
 mttr_target: 45s
 slos: [ "availability >= 99%" ]

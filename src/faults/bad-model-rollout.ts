@@ -1,3 +1,4 @@
+import { nowMs } from '../load/clock.ts';
 import { RegistryClient } from '../pipeline/registry/client.ts';
 import { CHAMPION_ALIAS, PRIMARY_MODEL } from '../pipeline/schema.ts';
 import { type Fault, http } from './fault.ts';
@@ -37,6 +38,8 @@ export const badModelRollout: Fault<RolloutSpec> = {
       },
       plan: { degradation: spec.degradation, via, from_version: current.version, to_version: version },
       inject: async () => {
+        // Alias moved: the registry may serve the new alias (and a replica reload it) before the call returns.
+        const t0 = nowMs();
         if (via === 'promote') await client.setAlias(PRIMARY_MODEL, CHAMPION_ALIAS, version);
         else
           await http(
@@ -45,7 +48,7 @@ export const badModelRollout: Fault<RolloutSpec> = {
             { version, ...(spec.steps ? { steps: spec.steps } : {}) },
             adminToken,
           );
-        return { version };
+        return { t0, details: { version } };
       },
     };
   },

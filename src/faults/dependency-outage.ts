@@ -13,8 +13,9 @@ export const dependencyOutage: Fault<OutageSpec> = {
       undo: { kind: 'service-stopped', service: spec.service },
       plan: { service: spec.service },
       inject: async () => {
-        await ctx.platform.stopService(spec.service);
-        return { stopped: spec.service };
+        // Stop initiated, not completed: the service's graceful shutdown already fails requests.
+        const { initiatedAt } = await ctx.platform.stopService(spec.service);
+        return { t0: initiatedAt, details: { stopped: spec.service } };
       },
     };
   },

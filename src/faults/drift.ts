@@ -54,8 +54,24 @@ export const drift: Fault<DriftFaultSpec> = {
     return {
       undo: { kind: 'load-transform', id },
       plan: { feature: spec.feature, kind: spec.kind, amount: spec.amount, mapping: spec.mapping, profile },
-      inject: async () => {
-        ctx.load.setTransform(id, build(nowMs()).apply);
+      inject: () => {
+        // Fault start = the intended time of the first payload the transform actually changed (a ramp
+        // or a partial category swap leaves the first ones untouched): the injection settles then.
+        const { apply } = build(nowMs());
+        return new Promise((resolve) => {
+          let t0: number | undefined;
+          ctx.load.setTransform(id, (payload, tIntended) => {
+            const out = apply(payload, tIntended);
+            if (t0 === undefined && !Object.is(out[spec.feature], payload[spec.feature])) {
+              t0 = tIntended;
+              resolve({
+                t0,
+                details: { first_drifted: { [spec.feature]: [payload[spec.feature], out[spec.feature]] } },
+              });
+            }
+            return out;
+          });
+        });
       },
     };
   },

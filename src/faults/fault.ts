@@ -48,11 +48,22 @@ export interface FaultContext {
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
+/** What an injection reports back: when the fault started acting, and what it did. */
+export interface Injected {
+  /**
+   * Fault start (nowMs clock), per kind in docs/measurements.md: the instant the fault starts acting
+   * on the system (signal sent, stop initiated, toxic added, rows written, first drifted payload,
+   * alias moved). Stamped just before the acting call is issued, so nothing the fault caused precedes it.
+   */
+  t0: number;
+  details?: Record<string, unknown>;
+}
+
 export interface Prepared {
   undo: UndoRecord;
   /** What will be done, for the journal and the report. */
   plan: Record<string, unknown>;
-  inject: () => Promise<Record<string, unknown> | undefined>;
+  inject: () => Promise<Injected>;
 }
 
 export interface Fault<S = Record<string, unknown>> {

@@ -1,3 +1,4 @@
+import { nowMs } from '../load/clock.ts';
 import { STORE_FEATURES } from '../pipeline/schema.ts';
 import { type Fault, http, type StoredRow } from './fault.ts';
 
@@ -78,6 +79,8 @@ export const featureCorruption: Fault<CorruptionSpec> = {
         sample: chosen.slice(0, 5),
       },
       inject: async () => {
+        // Rows written: the first batch can be read back before its PUT returns.
+        const t0 = nowMs();
         for (let i = 0; i < corrupted.length; i += 500) {
           await http(
             'PUT',
@@ -86,7 +89,7 @@ export const featureCorruption: Fault<CorruptionSpec> = {
             adminToken,
           );
         }
-        return { corrupted_rows: corrupted.length };
+        return { t0, details: { corrupted_rows: corrupted.length } };
       },
     };
   },

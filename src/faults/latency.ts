@@ -1,3 +1,4 @@
+import { nowMs } from '../load/clock.ts';
 import { type Fault, http, type Prepared } from './fault.ts';
 
 export interface LatencySpec {
@@ -28,7 +29,10 @@ export const latency: Fault<LatencySpec> = {
       undo: { kind: 'many', undos: parts.map((p) => p.undo) },
       plan: { links: targets, ...parts[0].plan },
       inject: async () => {
-        for (const p of parts) await p.inject();
+        // The first link's toxic is where the fault starts acting.
+        const results = [];
+        for (const p of parts) results.push(await p.inject());
+        return { t0: Math.min(...results.map((r) => r.t0)), details: { links: targets } };
       },
     };
   },
@@ -43,7 +47,10 @@ function prepareLink(spec: LatencySpec, link: string, toxiproxy: string): Prepar
         undo: { kind: 'proxy-enabled', toxiproxy, proxy: spec.link },
         plan: { link: spec.link, toxic: 'down' },
         inject: async () => {
+          // Link down: connections may be cut before the API call returns.
+          const t0 = nowMs();
           await http('POST', `${toxiproxy}/proxies/${encodeURIComponent(spec.link)}`, { enabled: false });
+          return { t0 };
         },
       };
     }
@@ -65,7 +72,10 @@ function prepareLink(spec: LatencySpec, link: string, toxiproxy: string): Prepar
       undo: { kind: 'toxic', toxiproxy, proxy: spec.link, toxic: name },
       plan: { link: spec.link, toxic },
       inject: async () => {
+        // Toxic added: the proxy applies it to traffic as soon as it is stored, before the API answers.
+        const t0 = nowMs();
         await http('POST', `${toxiproxy}/proxies/${encodeURIComponent(spec.link)}/toxics`, toxic);
+        return { t0 };
       },
     };
   }

@@ -25,7 +25,10 @@ export const podKill: Fault<PodKillSpec> = {
           signal: spec.signal ?? 'SIGKILL',
           pick: (n) => Math.floor(ctx.random() * n),
         });
-        return { killed: victims.map((v) => ({ name: v.name, pid: v.pid })) };
+        // Signal sent: the first victim's signal is when the fault starts acting.
+        const t0 = Math.min(...victims.map((v) => v.signalledAt ?? Number.POSITIVE_INFINITY));
+        if (!Number.isFinite(t0)) throw new Error('pod-kill: the platform did not say when it signalled');
+        return { t0, details: { killed: victims.map((v) => ({ name: v.name, pid: v.pid })) } };
       },
     };
   },

@@ -98,12 +98,16 @@ export class Observers {
   }
 
   private async scrape(t: ScrapeTarget) {
-    const ts = Date.now();
+    let ts = Date.now();
     try {
       const res = await fetch(`${t.url}/metrics`, { signal: AbortSignal.timeout(900) });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const body = await res.text();
+      // Stamped when the values were in hand: a counter that rose during the scrape is observed then,
+      // never before the fault that raised it (a detection signal must not precede fault start).
+      ts = Date.now();
       const samples: Record<string, number> = {};
-      for (const s of parseMetrics(await res.text())) {
+      for (const s of parseMetrics(body)) {
         if (!KEEP.test(s.name) || DROP.test(s.name)) continue;
         const labels = Object.entries(s.labels)
           .map(([k, v]) => `${k}="${v}"`)

@@ -45,6 +45,8 @@ export interface ReplicaInfo {
   state: string;
   restarts: number;
   url: string;
+  /** kill(): when this replica's signal was sent (nowMs clock, as request records), for fault start. */
+  signalledAt?: number;
 }
 
 export interface PlatformEvent {
@@ -67,13 +69,16 @@ export interface Platform {
   start(): Promise<PipelineEndpoints>;
   readonly endpoints: PipelineEndpoints;
   replicas(service: ServiceName): Promise<ReplicaInfo[]>;
-  /** Pod kill: the platform is expected to replace what was killed. */
+  /** Pod kill: the platform is expected to replace what was killed. Each victim carries `signalledAt`. */
   kill(
     service: ServiceName,
     opts: { count?: number; percent?: number; signal?: NodeJS.Signals; pick?: (n: number) => number },
   ): Promise<ReplicaInfo[]>;
-  /** Takes every replica of a service down and keeps it down until `startService`. */
-  stopService(service: ServiceName): Promise<void>;
+  /**
+   * Takes every replica of a service down and keeps it down until `startService`. Resolves once they
+   * are down, with the instant the stop was initiated (nowMs clock): the outage's fault start.
+   */
+  stopService(service: ServiceName): Promise<{ initiatedAt: number }>;
   startService(service: ServiceName): Promise<void>;
   onEvent(listener: (e: PlatformEvent) => void): void;
   stop(): Promise<void>;

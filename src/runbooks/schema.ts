@@ -36,17 +36,18 @@ export interface SignalInfo {
   arg?: string;
 }
 
-/** Detection signals the runner can observe (runbook `detection.signal`). */
+/**
+ * Detection signals the runner can observe (runbook `detection.signal`): each is emitted by the
+ * pipeline or its monitoring (scraped metrics, controller events), never by the harness or the
+ * platform reporting what it did itself.
+ */
 export const SIGNALS = {
-  'replica-restart': {
-    meaning: 'a replica of any service exited and its replacement started (platform event)',
-  },
   'gateway-ejection': { meaning: 'the gateway ejected an upstream replica (gateway_ejections_total grew)' },
   'breaker-open': {
     meaning: 'a model-server circuit breaker opened (model_server_circuit_breaker_state == 1)',
   },
   'fallback-engaged': {
-    meaning: 'the first response served by the fallback model (x-fallback header / fallback.used)',
+    meaning: 'a model-server answered with the fallback model (model_server_fallback_total grew)',
   },
   'controller-alert': {
     meaning: 'the controller published an alert event; with :Name only an alert whose reason or name is Name',
@@ -55,11 +56,12 @@ export const SIGNALS = {
   'controller-rollback': { meaning: 'the controller published a rollback event' },
   'drift-gauge': {
     meaning:
-      'a drift gauge (model_server_feature_drift_psi) crossed the controller threshold; with :feature only that feature',
+      'the drift monitor flagged a feature: PSI (model_server_feature_drift_psi) above 0.2 or the KS test (p <= 0.05, statistic >= 0.15: model_server_feature_drift_ks_alert); with :feature only that feature',
     arg: 'feature',
   },
   'error-rate': {
-    meaning: "the error rate (1 s buckets) exceeded the runbook's error_rate SLO (1% if it names none)",
+    meaning:
+      "the gateway's non-2xx share (gateway_requests_total by code, between two scrapes) exceeded the runbook's error_rate SLO (1% if it names none)",
   },
 } as const satisfies Record<string, SignalInfo>;
 export type SignalKind = keyof typeof SIGNALS;
@@ -77,6 +79,12 @@ export type SignalResult = { ok: true; value: DetectionSignal } | { ok: false; e
 export function parseSignal(source: string): SignalResult {
   const m = /^([a-z-]+)(?::(.+))?$/.exec(source.trim());
   const name = m?.[1] ?? source;
+  if (name === 'replica-restart')
+    return {
+      ok: false,
+      error:
+        'replica-restart is what the platform did (the restart mitigation), not a detection signal: name what the pipeline emits, e.g. gateway-ejection',
+    };
   if (!m || !(name in SIGNALS)) {
     return {
       ok: false,

@@ -21,7 +21,7 @@ import {
   WindowStats,
 } from '../slo/stats.ts';
 import { summarize, type WindowSummary } from '../slo/summarize.ts';
-import { extractSignals, type JournalIndex, signalMatches } from './signals.ts';
+import { extractSignals, type JournalIndex, platformActions, signalMatches } from './signals.ts';
 
 export type PhaseName = 'steady' | 'fault' | 'recovery' | 'whole';
 export type Phases = Record<PhaseName, Window>;
@@ -96,12 +96,22 @@ export interface EvaluationInput {
   /** The scenario's steady-state hypothesis: MTTR's SLOs when the runbook names none. */
   steadyChecks?: Check[];
   driftPsi?: number;
+  /** Feature a drift fault shifted: drift.detection_time reads only that feature's gauge. */
+  driftFeature?: string;
   endMs: number;
 }
 
 export interface Measurements {
   summaries: Record<PhaseName, WindowSummary>;
-  mttd?: { detected: boolean; ms?: number; signal?: string; t?: number; occurrences: number };
+  mttd?: {
+    detected: boolean;
+    ms?: number;
+    signal?: string;
+    /** What emitted the detecting signal (signals.ts `source`). */
+    source?: string;
+    t?: number;
+    occurrences: number;
+  };
   mttr?: {
     recovered: boolean;
     /** Worst occurrence's MTTR; undefined when not recovered or never breached ("no SLO breach"). */
@@ -165,14 +175,15 @@ export function recoverySlos(input: Pick<EvaluationInput, 'runbook' | 'steadyChe
 
 export function measure(input: EvaluationInput): Measurements {
   const summaries = Object.fromEntries(
-    PHASES.map((p) => [p, summarize(input.records, input.phases[p])]),
+    // Requests in flight at fault start belong to the fault, not to steady state (stats.ts afterT0).
+    PHASES.map((p) => [p, summarize(input.records, input.phases[p], input.t0)]),
   ) as Record<PhaseName, WindowSummary>;
   const m: Measurements = { summaries };
   const { t0, runbook, index } = input;
   if (t0 === undefined) return m;
+  // Detection signals come from the pipeline and its monitoring only (signals.ts).
   const signals = extractSignals(index, {
     driftPsi: input.driftPsi,
-    records: input.records,
     errorRate: errorRateSlo(runbook),
   });
   // Parallel members start within moments of each other: one occurrence.
@@ -180,19 +191,25 @@ export function measure(input: EvaluationInput): Measurements {
   const occ = starts.map((start, i) => ({ start, end: starts[i + 1] ?? input.endMs }));
   const within = (o: { start: number; end: number }) => signals.filter((s) => s.t >= o.start && s.t < o.end);
   if (runbook) {
-    const per = occ.map((o) =>
-      firstSignal(o.start, within(o), (s) => signalMatches(runbook.detection.signal, s)),
-    );
+    // A generic `drift-gauge` means this run's drifted feature, not whichever feature flickers first.
+    const wanted =
+      runbook.detection.signal === 'drift-gauge' && input.driftFeature
+        ? `drift-gauge:${input.driftFeature}`
+        : runbook.detection.signal;
+    const per = occ.map((o) => firstSignal(o.start, within(o), (s) => signalMatches(wanted, s)));
     const missed = per.find((d) => !d.detected);
     const worst = missed ?? per.reduce((a, b) => ((b.mttdMs ?? 0) > (a.mttdMs ?? 0) ? b : a));
     m.mttd = {
       detected: !missed,
       ms: missed ? undefined : worst.mttdMs,
       signal: worst.signal?.name,
+      source: worst.signal?.source as string | undefined,
       t: worst.signal?.t,
       occurrences: per.length,
     };
-    m.mitigation = mitigation(runbook.mitigation.automated, input, signals, t0);
+    // What the platform did (a restart) is mitigation evidence, never detection.
+    const actions = [...signals, ...platformActions(index)].sort((a, b) => a.t - b.t);
+    m.mitigation = mitigation(runbook.mitigation.automated, input, actions, t0);
   }
   const rec = recoverySlos(input);
   if (rec.slos.length) {
@@ -209,7 +226,13 @@ export function measure(input: EvaluationInput): Measurements {
   }
   const rb = occ.map((o) => within(o).find((s) => s.name === 'controller-rollback'));
   m.rollback = rb.every((s) => s) ? worstSignal(rb as { t: number }[], occ) : {};
-  const dd = occ.map((o) => within(o).find((s) => s.name.startsWith('drift-gauge:')));
+  // The drifted feature's own gauge: another feature's gauge crossing is not this drift's detection.
+  const drifted = input.driftFeature;
+  const dd = occ.map((o) =>
+    within(o).find((s) =>
+      drifted === undefined ? s.name.startsWith('drift-gauge:') : s.name === `drift-gauge:${drifted}`,
+    ),
+  );
   const ddWorst = dd.every((s) => s) ? worstSignal(dd as { t: number }[], occ) : {};
   const ddFirst = dd[0];
   m.driftDetection =
@@ -299,7 +322,7 @@ function mitigation(
     case 'fallback':
       return found(
         after((x) => x.name === 'fallback-engaged'),
-        'responses served by the fallback model',
+        'the model-server answered with the fallback model (model_server_fallback_total rose)',
       );
     case 'breaker':
       return found(
@@ -472,7 +495,7 @@ function measureCheck(
       return m.mttd.detected
         ? {
             measured: m.mttd.ms!,
-            explanation: `first "${input.runbook!.detection.signal}" signal (${m.mttd.signal}) after fault start`,
+            explanation: `first "${input.runbook!.detection.signal}" signal (${m.mttd.signal}${m.mttd.source ? `, from ${m.mttd.source}` : ''}) after fault start`,
           }
         : {
             measured: null,
@@ -518,11 +541,11 @@ function measureCheck(
       return m.driftDetection?.ms !== undefined
         ? {
             measured: m.driftDetection.ms,
-            explanation: `drift gauge for ${m.driftDetection.feature} crossed PSI ${input.driftPsi ?? 0.2}`,
+            explanation: `drift gauge for ${m.driftDetection.feature} crossed PSI ${input.driftPsi ?? 0.2} or raised its KS alert`,
           }
         : {
             measured: null,
-            explanation: `no feature's PSI gauge exceeded ${input.driftPsi ?? 0.2} after drift start`,
+            explanation: `no drift gauge${input.driftFeature ? ` for ${input.driftFeature}` : ''} crossed PSI ${input.driftPsi ?? 0.2} or raised a KS alert after drift start`,
           };
     case 'mitigation.observed':
       if (!m.mitigation)

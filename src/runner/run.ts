@@ -367,6 +367,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     stableForMs: spec.stableFor,
     steadyChecks: spec.steadyState?.checks,
     endMs: loadEnd,
+    driftFeature: faultRecords.find((f) => f.type === 'drift')?.spec.feature as string | undefined,
   };
   const m = measure(input);
   // Without a healthy baseline (or with a broken run) the checks would only measure noise: not evaluated.
@@ -397,7 +398,9 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       mttrMs: m.mttr?.ms ?? null,
       rollbackMs: m.rollback?.ms ?? null,
       driftDetectionMs: m.driftDetection?.ms ?? null,
-      detectionSignal: m.mttd?.signal,
+      // The signal and what emitted it (a gateway metric, the drift monitor, a controller alert…).
+      detectionSignal:
+        m.mttd?.signal && (m.mttd.source ? `${m.mttd.signal} (${m.mttd.source})` : m.mttd.signal),
       mitigation: m.mitigation,
       recoveredAt: m.mttr?.recoveredAt,
       mttr: m.mttr && {
@@ -438,7 +441,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       : undefined,
     probes: entries.filter((e) => e.type === 'probe').map((e) => e.result as ProbeResult),
     harness: harnessHealth(entries),
-    timeline: timeSeries(records, { from: loadStart, to: loadEnd, bucketMs: 1000 }),
+    timeline: timeSeries(records, { from: loadStart, to: loadEnd, bucketMs: 1000, t0 }),
     ...qualityOf(records),
     markers: markers.sort((a, b) => a.t - b.t),
     journal: path.relative(opts.runDir, journal.file),
@@ -462,9 +465,15 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     const f: ActiveFault = { planned: p, record, undo: prepared.undo, reverted: false };
     active.push(f);
     progress.event(`injecting ${p.fault.type}${p.fault.name ? ` (${p.fault.name})` : ''}`);
-    const details = await prepared.inject();
-    record.injectedAt = nowMs();
-    journal.append('fault.injected', { fault_id: p.id, details: details ?? {} }, record.injectedAt);
+    // Each fault says when it started acting (docs/measurements.md, "Fault start"); the call may
+    // return much later (a graceful stop, a drift waiting for its first changed payload).
+    const { t0, details } = await prepared.inject();
+    record.injectedAt = t0;
+    journal.append(
+      'fault.injected',
+      { fault_id: p.id, details: details ?? {}, returned_at: nowMs() },
+      record.injectedAt,
+    );
     markers.push({ t: record.injectedAt, kind: 'fault-inject', label: `${p.fault.type} injected` });
     return f;
   }

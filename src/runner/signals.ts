@@ -85,6 +85,47 @@ export class JournalIndex {
     return n;
   }
 
+  /**
+   * Counter increases between consecutive successful scrapes of each target (service/replica), per
+   * series. A series absent from the target's previous scrape counts from 0 (prom-client creates a
+   * labelled series at its first increment); a drop is a restart, so the new value is the increase.
+   */
+  counterWindows(
+    name: string,
+    service?: string,
+  ): { t: number; replica: string; deltas: Map<string, number> }[] {
+    const last = new Map<string, Map<string, number>>();
+    const out: { t: number; replica: string; deltas: Map<string, number> }[] = [];
+    for (const e of this.scrapes) {
+      if (service && e.service !== service) continue;
+      const target = `${e.service as string}/${e.replica as string}`;
+      const samples = e.samples as Record<string, number>;
+      const now = new Map<string, number>();
+      for (const key in samples) {
+        const brace = key.indexOf('{');
+        if ((brace < 0 ? key : key.slice(0, brace)) === name) now.set(key, samples[key]);
+      }
+      const prev = last.get(target);
+      last.set(target, now);
+      if (!prev) continue;
+      const deltas = new Map<string, number>();
+      for (const [key, v] of now) {
+        const p = prev.get(key) ?? 0;
+        const d = v >= p ? v - p : v;
+        if (d > 0) deltas.set(key, d);
+      }
+      out.push({ t: e.ts_ms, replica: e.replica as string, deltas });
+    }
+    return out;
+  }
+
+  /** Every (scrape, series) where a counter rose since the target's previous scrape. */
+  rises(name: string, service?: string): { t: number; replica: string; key: string; delta: number }[] {
+    return this.counterWindows(name, service).flatMap((w) =>
+      [...w.deltas].map(([key, delta]) => ({ t: w.t, replica: w.replica, key, delta })),
+    );
+  }
+
   /** First time at or after `from` a counter series rose above its previous scrape. */
   firstRise(name: string, from: number, labelHas?: string): number | undefined {
     const last = new Map<string, number>();
@@ -131,59 +172,116 @@ export class JournalIndex {
 export interface SignalOptions {
   /** PSI above which a drift gauge counts as detection. */
   driftPsi?: number;
-  /** Error rate (fraction) in a 1 s bucket that counts as the error-rate signal. */
+  /** Error rate (fraction) between two gateway scrapes that counts as the error-rate signal. */
   errorRate?: number;
-  records?: { tIntended: number; tDone: number; outcome: string; fallback?: string | null }[];
 }
 
-/** Every detection signal observable in the journal, named as runbooks name them. */
+/**
+ * Every detection signal observable in the journal, named as runbooks name them. Only what the
+ * pipeline or its monitoring emitted counts (scraped metrics, controller events): never the harness's
+ * own records or what the platform was told to do. Each signal says what emitted it (`source`).
+ */
 export function extractSignals(ix: JournalIndex, opts: SignalOptions = {}): Signal[] {
   const out: Signal[] = [];
-  for (const e of ix.entries) {
-    if (e.type !== 'platform.event') continue;
-    const kind = e.kind as string;
-    if (kind === 'replica-restart-scheduled')
-      out.push({ t: e.ts_ms, name: 'replica-restart', service: e.service, replica: e.name });
-  }
-  const ejection = ix.series('gateway_ejections_total');
-  for (let i = 1, last = new Map<string, number>(); i <= ejection.length; i++) {
-    const p = ejection[i - 1];
-    const prev = last.get(p.key);
-    last.set(p.key, p.value);
-    if (prev !== undefined && p.value > prev) out.push({ t: p.t, name: 'gateway-ejection', upstream: p.key });
-  }
+  for (const d of ix.rises('gateway_ejections_total'))
+    out.push({
+      t: d.t,
+      name: 'gateway-ejection',
+      upstream: d.key,
+      source: `gateway metrics: ${d.key} rose by ${d.delta}`,
+    });
   for (const p of ix.series('model_server_circuit_breaker_state')) {
-    if (p.value === 1) out.push({ t: p.t, name: 'breaker-open', replica: p.replica });
+    if (p.value === 1)
+      out.push({
+        t: p.t,
+        name: 'breaker-open',
+        replica: p.replica,
+        source: `model-server ${p.replica} metrics: model_server_circuit_breaker_state == 1`,
+      });
   }
+  for (const d of ix.rises('model_server_fallback_total'))
+    out.push({
+      t: d.t,
+      name: 'fallback-engaged',
+      reason: /reason="([^"]*)"/.exec(d.key)?.[1],
+      source: `model-server ${d.replica} metrics: ${d.key} rose by ${d.delta}`,
+    });
+  const psiMax = opts.driftPsi ?? 0.2;
   for (const p of ix.series('model_server_feature_drift_psi')) {
-    if (p.value > (opts.driftPsi ?? 0.2)) {
-      const feature = /feature="([^"]*)"/.exec(p.key)?.[1] ?? '';
-      out.push({ t: p.t, name: `drift-gauge:${feature}`, value: p.value });
+    if (p.value > psiMax) {
+      const feature = featureOf(p.key);
+      out.push({
+        t: p.t,
+        name: `drift-gauge:${feature}`,
+        feature,
+        value: p.value,
+        source: `model-server ${p.replica} drift monitor: PSI of ${feature} ${p.value.toFixed(3)} > ${psiMax}`,
+      });
+    }
+  }
+  // KS beside PSI: PSI's equal-width bins barely see a heavy-tailed shift (amount × 4), KS does.
+  for (const p of ix.series('model_server_feature_drift_ks_alert')) {
+    if (p.value === 1) {
+      const feature = featureOf(p.key);
+      out.push({
+        t: p.t,
+        name: `drift-gauge:${feature}`,
+        feature,
+        test: 'ks',
+        source: `model-server ${p.replica} drift monitor: KS alert for ${feature} (p <= 0.05, statistic >= 0.15)`,
+      });
     }
   }
   for (const ev of ix.controllerEvents()) {
     if (ev.type === 'alert')
-      out.push({ t: ev.t, name: `controller-alert:${ev.name ?? ''}`, reason: ev.reason });
-    if (ev.type === 'rollback') out.push({ t: ev.t, name: 'controller-rollback', reason: ev.reason });
+      out.push({
+        t: ev.t,
+        name: `controller-alert:${ev.name ?? ''}`,
+        reason: ev.reason,
+        source: `controller alert ${ev.name ?? ''}`,
+      });
+    if (ev.type === 'rollback')
+      out.push({
+        t: ev.t,
+        name: 'controller-rollback',
+        reason: ev.reason,
+        source: 'controller rollback event',
+      });
   }
-  if (opts.records) {
-    const buckets = new Map<number, { n: number; bad: number }>();
-    for (const r of opts.records) {
-      if (r.fallback && r.outcome === 'ok')
-        out.push({ t: r.tDone, name: 'fallback-engaged', reason: r.fallback });
-      const b = Math.floor(r.tDone / 1000);
-      const s = buckets.get(b) ?? { n: 0, bad: 0 };
-      s.n++;
-      if (r.outcome !== 'ok') s.bad++;
-      buckets.set(b, s);
+  // Error rate as the gateway counts it (gateway_requests_total by status code), between two scrapes.
+  const threshold = opts.errorRate ?? 0.01;
+  for (const w of ix.counterWindows('gateway_requests_total', 'gateway')) {
+    let total = 0;
+    let bad = 0;
+    for (const [key, delta] of w.deltas) {
+      total += delta;
+      if (!/code="2\d\d"/.test(key)) bad += delta;
     }
-    for (const [b, s] of buckets) {
-      if (s.n > 0 && s.bad / s.n > (opts.errorRate ?? 0.01))
-        out.push({ t: (b + 1) * 1000, name: 'error-rate', value: s.bad / s.n });
-    }
+    if (total > 0 && bad / total > threshold)
+      out.push({
+        t: w.t,
+        name: 'error-rate',
+        value: bad / total,
+        source: `gateway metrics: ${bad} of ${total} requests non-2xx (gateway_requests_total) since the previous scrape`,
+      });
   }
   return out.sort((a, b) => a.t - b.t);
 }
+
+/**
+ * What the platform did (not detection: the harness's platform reports its own actions). Used to
+ * observe the `restart` mitigation.
+ */
+export function platformActions(ix: JournalIndex): Signal[] {
+  const out: Signal[] = [];
+  for (const e of ix.platformEvents()) {
+    if (e.kind === 'replica-restart-scheduled')
+      out.push({ t: e.ts_ms, name: 'replica-restart', service: e.service, replica: e.name });
+  }
+  return out;
+}
+
+const featureOf = (key: string) => /feature="([^"]*)"/.exec(key)?.[1] ?? '';
 
 /** Does an observed signal satisfy the runbook's `detection.signal` (`controller-alert` matches any alert)? */
 export function signalMatches(wanted: string, s: Signal): boolean {

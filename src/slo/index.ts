@@ -5,9 +5,11 @@ export type { QualityFigures, QualityMetric, QualityPoint } from './quality.ts';
 export { QUALITY_MIN_LABELS, qualityFigures } from './quality.ts';
 export type { SliName, Slo, SloOp, SloRecord, Window } from './stats.ts';
 export {
+  afterT0,
   compare,
   inWindow,
   MIN_RATIO_REQUESTS,
+  phaseTime,
   minSamplesForPercentile,
   qualityEvidence,
   type SliSpec,

@@ -1,6 +1,6 @@
 // MTTR and MTTD as defined in docs/measurements.md.
 import type { Slo, SloRecord } from './stats.ts';
-import { compare, sliSpec, WindowStats } from './stats.ts';
+import { afterT0, compare, phaseTime, sliSpec, WindowStats } from './stats.ts';
 
 export interface MttrInput {
   records: Iterable<SloRecord>;
@@ -62,8 +62,7 @@ export function mttr(input: MttrInput): MttrResult {
   const obs: { tau: number; r: SloRecord }[] = [];
   for (const r of input.records) {
     if (r.tIntended >= endMs) continue;
-    if (r.tIntended >= t0) obs.push({ tau: r.tIntended, r });
-    else if (r.outcome !== 'dropped' && r.tDone !== undefined && r.tDone > t0) obs.push({ tau: t0, r });
+    if (afterT0(r, t0)) obs.push({ tau: phaseTime(r, t0), r });
   }
   obs.sort((a, b) => a.tau - b.tau || a.r.tIntended - b.r.tIntended);
   const n = obs.length;

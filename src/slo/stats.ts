@@ -15,7 +15,7 @@ import {
 /** The fields of a RequestRecord the SLO library reads (fixtures and journals may carry more). */
 export interface SloRecord {
   tIntended: number;
-  /** Completion time; lets MTTR count a request in flight at t0 as observed at t0. */
+  /** When the answer (or error) arrived: a request in flight at fault start belongs to the fault (phases, MTTR). */
   tDone?: number;
   outcome: Outcome;
   latencyMs: number | null;
@@ -237,6 +237,22 @@ export class WindowStats {
   }
 }
 
-export function inWindow(r: SloRecord, w: Window): boolean {
-  return r.tIntended >= w.from && r.tIntended < w.to;
+/**
+ * The phase rule (docs/measurements.md, "Phases"): a request belongs after fault start t0 when it was
+ * intended at or after t0, or was still in flight at t0 (intended before, done after). Steady state
+ * is what was over before the fault began; everything the fault could touch is the fault's.
+ */
+export function afterT0(r: Pick<SloRecord, 'tIntended' | 'tDone'>, t0: number): boolean {
+  return r.tIntended >= t0 || (r.tDone !== undefined && r.tDone > t0);
+}
+
+/** Where windows place a record: its intended time, moved to t0 when it was in flight at t0. */
+export function phaseTime(r: Pick<SloRecord, 'tIntended' | 'tDone'>, t0?: number): number {
+  return t0 !== undefined && r.tIntended < t0 && afterT0(r, t0) ? t0 : r.tIntended;
+}
+
+/** Window membership by intended time; with the fault start `t0`, by the phase rule above. */
+export function inWindow(r: SloRecord, w: Window, t0?: number): boolean {
+  const t = phaseTime(r, t0);
+  return t >= w.from && t < w.to;
 }

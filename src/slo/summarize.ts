@@ -37,9 +37,10 @@ export interface WindowSummary {
   offeredRate: number;
 }
 
-export function summarize(records: Iterable<SloRecord>, window: Window): WindowSummary {
+/** With the fault start `t0`, requests in flight at t0 count after it (stats.ts afterT0). */
+export function summarize(records: Iterable<SloRecord>, window: Window, t0?: number): WindowSummary {
   const s = new WindowStats();
-  for (const r of records) if (inWindow(r, window)) s.add(r);
+  for (const r of records) if (inWindow(r, window, t0)) s.add(r);
   return summaryOf(s, window);
 }
 

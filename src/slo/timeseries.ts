@@ -1,6 +1,6 @@
 import { QUALITY_MIN_LABELS } from './quality.ts';
 import type { SloRecord } from './stats.ts';
-import { qualityEvidence, WindowStats } from './stats.ts';
+import { phaseTime, qualityEvidence, WindowStats } from './stats.ts';
 
 export interface TimeSeriesOptions {
   bucketMs?: number;
@@ -8,6 +8,8 @@ export interface TimeSeriesOptions {
   from?: number;
   /** End (exclusive); default: just past the latest intended time. */
   to?: number;
+  /** Fault start: requests in flight at t0 are charted from t0 on, as the phases count them. */
+  t0?: number;
 }
 
 export interface TimeSeriesPoint {
@@ -48,8 +50,9 @@ export function timeSeries(records: Iterable<SloRecord>, opts: TimeSeriesOptions
   const stats: WindowStats[] = Array.from({ length: n }, () => new WindowStats());
   const versions: Record<string, number>[] = Array.from({ length: n }, () => ({}));
   for (const r of list) {
-    if (r.tIntended < from || r.tIntended >= to) continue;
-    const k = Math.floor((r.tIntended - from) / bucketMs);
+    const t = phaseTime(r, opts.t0);
+    if (t < from || t >= to) continue;
+    const k = Math.floor((t - from) / bucketMs);
     if (k >= n) continue;
     stats[k].add(r);
     if (r.modelVersion) versions[k][r.modelVersion] = (versions[k][r.modelVersion] ?? 0) + 1;

@@ -13,6 +13,8 @@ await start({
   featureTimeoutMs: envNumber('FEATURE_TIMEOUT_MS', 80),
   driftWindow: envNumber('DRIFT_WINDOW', 1000),
   driftMinSamples: envNumber('DRIFT_MIN_SAMPLES', 500),
+  driftKsAlpha: envNumber('DRIFT_KS_ALPHA', 0.05),
+  driftKsMinStatistic: envNumber('DRIFT_KS_MIN_STATISTIC', 0.15),
   disabled: disabled(),
   adminToken: process.env.ADMIN_TOKEN || undefined,
 });

@@ -55,6 +55,10 @@ export interface ModelServerConfig {
   driftWindow?: number;
   /** Values a feature's window needs before statistics are published (default 500). */
   driftMinSamples?: number;
+  /** KS p-value at or below which the drift monitor flags a feature (default 0.05). */
+  driftKsAlpha?: number;
+  /** Smallest KS statistic that can flag a feature (default 0.15): an effect-size floor for the p-value. */
+  driftKsMinStatistic?: number;
   disabled?: Set<Mechanism>;
   adminToken?: string;
   /** Breaker tuning (defaults: 5 consecutive failed calls, half-open after 2000 ms). */
@@ -135,6 +139,8 @@ export async function start(
     intervalMs: config.driftIntervalMs ?? 1000,
     // PSI over a few hundred values is mostly noise (a 0.26 false alarm was seen at warm-up with 100).
     minSamples: config.driftMinSamples ?? 500,
+    ksAlpha: config.driftKsAlpha ?? 0.05,
+    ksMinStatistic: config.driftKsMinStatistic ?? 0.15,
     metrics: svc.metrics,
   });
   const monitor = drift;

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nowMs } from '../../load/clock.ts';
 import type { Mechanism } from '../../pipeline/common/config.ts';
 import { pollReady } from '../../pipeline/common/ready.ts';
 import type {
@@ -276,12 +277,20 @@ export class LocalPlatform implements Platform {
     const victims: ReplicaInfo[] = [];
     const pool = [...alive];
     while (victims.length < Math.min(n, alive.length)) victims.push(...pool.splice(pick(pool.length), 1));
-    for (const v of victims) this.supervisor.kill(v.name, opts.signal ?? 'SIGKILL');
-    return victims;
+    // Stamped just before each signal: the process may die (and requests fail) before kill() returns.
+    return victims.map((v) => {
+      const signalledAt = nowMs();
+      this.supervisor.kill(v.name, opts.signal ?? 'SIGKILL');
+      return { ...v, signalledAt };
+    });
   }
 
-  async stopService(service: ServiceName): Promise<void> {
+  async stopService(service: ServiceName): Promise<{ initiatedAt: number }> {
+    // The stop starts acting with the first SIGTERM (graceful shutdown already refuses or fails
+    // requests), seconds before the replicas are gone.
+    const initiatedAt = nowMs();
     await Promise.all(this.supervisor.replicasOf(service).map((r) => this.supervisor.stop(r.name)));
+    return { initiatedAt };
   }
 
   async startService(service: ServiceName): Promise<void> {
