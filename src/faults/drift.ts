@@ -1,5 +1,5 @@
 import { nowMs } from '../load/clock.ts';
-import { DriftTransform } from '../load/drift-transform.ts';
+import { type DriftSpec, DriftTransform } from '../load/drift-transform.ts';
 import type { Fault } from './fault.ts';
 
 export interface DriftFaultSpec {
@@ -24,9 +24,9 @@ export const drift: Fault<DriftFaultSpec> = {
       spec.profile === 'ramp'
         ? { kind: 'ramp' as const, durationMs: spec.rampDurationMs ?? 10_000 }
         : { kind: 'step' as const };
-    const build = (startMs: number) =>
+    const build = (startMs: number): DriftSpec =>
       spec.kind === 'category-swap'
-        ? new DriftTransform({
+        ? {
             kind: 'category-swap',
             feature: spec.feature,
             mapping: spec.mapping ?? {},
@@ -34,28 +34,19 @@ export const drift: Fault<DriftFaultSpec> = {
             startMs,
             profile,
             seed: Math.floor(ctx.random() * 2 ** 31),
-          })
+          }
         : spec.kind === 'shift'
-          ? new DriftTransform({
-              kind: 'shift',
-              feature: spec.feature,
-              delta: spec.amount ?? 0,
-              startMs,
-              profile,
-            })
-          : new DriftTransform({
-              kind: 'scale',
-              feature: spec.feature,
-              factor: spec.amount ?? 1,
-              startMs,
-              profile,
-            });
-    build(nowMs()); // validates the spec before anything is journaled as injected
+          ? { kind: 'shift', feature: spec.feature, delta: spec.amount ?? 0, startMs, profile }
+          : { kind: 'scale', feature: spec.feature, factor: spec.amount ?? 1, startMs, profile };
+    new DriftTransform(build(nowMs())); // validates the spec before anything is journaled as injected
     return {
       undo: { kind: 'load-transform', id },
       plan: { feature: spec.feature, kind: spec.kind, amount: spec.amount, mapping: spec.mapping, profile },
       inject: async () => {
-        ctx.load.setTransform(id, build(nowMs()).apply);
+        // The generator (a worker thread) builds the transform from the spec; it acts on requests
+        // intended from `startMs` (the install instant if that is later than the requested start).
+        const startMs = await ctx.load.setTransform(id, build(nowMs()));
+        return startMs === undefined ? undefined : { startMs };
       },
     };
   },

@@ -7,6 +7,7 @@ import { exchange } from '../pipeline/common/exchange.ts';
 import type { Histogram } from '../slo/hdr.ts';
 import { newLatencyHistogram, percentileMs, toMicros } from '../slo/hdr.ts';
 import { createClock } from './clock.ts';
+import { TransformSet, type TransformSpec } from './drift-transform.ts';
 import type {
   LatencySummaryMs,
   LoadDriver,
@@ -114,6 +115,16 @@ export class BuiltinLoadDriver implements LoadDriver {
 
   setTransform(transform: PayloadTransform | undefined): void {
     this.transform = transform;
+  }
+
+  private readonly specs = new TransformSet();
+
+  /** LoadDriver.setTransformSpec in-process (replaces a closure set with setTransform). */
+  async setTransformSpec(id: string, spec: TransformSpec | undefined): Promise<number | undefined> {
+    // Requests already sent cannot be drifted: a start in the past takes effect from now.
+    const s = spec && { ...spec, startMs: Math.max(spec.startMs, this.now()) };
+    this.transform = this.specs.set(id, s);
+    return s?.startMs;
   }
 
   get inFlightCount(): number {

@@ -131,3 +131,24 @@ export function composeTransforms(...ts: (PayloadTransform | undefined)[]): Payl
   const list = ts.filter((t): t is PayloadTransform => t !== undefined);
   return (payload, t) => list.reduce((p, f) => f(p, t), payload);
 }
+
+/** A payload transform as plain data: what crosses to a load worker thread (closures cannot). */
+export type TransformSpec = DriftSpec;
+
+/**
+ * The active transforms by id, composed in installation order (re-installing an id keeps its
+ * place; removing drops it). Each spec is built into its DriftTransform once, so a seeded
+ * category swap keeps drawing from one sequence while it is active.
+ */
+export class TransformSet {
+  private readonly active = new Map<string, DriftTransform>();
+
+  /** Installs (or with undefined removes) `id`; returns the composed transform (undefined if none). */
+  set(id: string, spec: TransformSpec | undefined): PayloadTransform | undefined {
+    if (spec) this.active.set(id, new DriftTransform(spec));
+    else this.active.delete(id);
+    const list = [...this.active.values()].map((d) => d.apply);
+    if (list.length === 0) return undefined;
+    return list.length === 1 ? list[0] : composeTransforms(...list);
+  }
+}

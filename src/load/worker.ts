@@ -1,0 +1,75 @@
+// The load worker thread (started by worker-driver.ts): runs the BuiltinLoadDriver and its undici
+// client on its own event loop, so the harness's work on the main thread (fault proxies, scrapes,
+// journal writes) cannot delay when requests are sent. Records go back in batches.
+import { parentPort, workerData } from 'node:worker_threads';
+import { BuiltinLoadDriver, seededPayload } from './builtin.ts';
+import { adoptClock } from './clock.ts';
+import type { RequestRecord } from './driver.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-driver.ts';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+// One clock with the main thread: records' times and drift start times compare directly.
+adoptClock(init.clock);
+
+const post = (m: FromWorker) => port.postMessage(m);
+const fail = (e: unknown) => {
+  const err = e instanceof Error ? e : new Error(String(e));
+  post({ type: 'error', message: err.message, stack: err.stack });
+};
+
+let batch: RequestRecord[] = [];
+let flushTimer: NodeJS.Timeout | undefined;
+const flush = () => {
+  if (flushTimer) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  if (batch.length === 0) return;
+  const out = batch;
+  batch = [];
+  post({ type: 'records', records: out });
+};
+
+let stopRequested = false;
+const ready: Promise<BuiltinLoadDriver> = (async () => {
+  // The payload generator is built here: closures cannot cross threads, plain options can.
+  const payload = await (
+    seededPayload as (seed: number, options?: unknown) => ReturnType<typeof seededPayload>
+  )(init.seed, init.payloadOptions);
+  const driver = new BuiltinLoadDriver({ ...init.config, seed: init.seed, payload });
+  driver.onRecord((r) => {
+    batch.push(r);
+    if (batch.length >= init.batchMax) flush();
+    else flushTimer ??= setTimeout(flush, init.batchMs);
+  });
+  driver.done.then(
+    (r) => {
+      flush(); // every record before `done`: the port delivers messages in order
+      const { latencyHistogram: _l, schedulingLagHistogram: _s, records: _r, ...plain } = r;
+      post({ type: 'done', result: plain });
+    },
+    (e) => {
+      flush();
+      fail(e);
+    },
+  );
+  return driver;
+})();
+ready.catch(fail);
+
+port.on('message', (m: ToWorker) => {
+  void ready
+    .then(async (driver) => {
+      if (m.type === 'start') {
+        if (stopRequested) return post({ type: 'started' });
+        await driver.start();
+        post({ type: 'started' });
+      } else if (m.type === 'stop') {
+        stopRequested = true;
+        await driver.stop();
+      } else if (m.type === 'transform') {
+        const startMs = await driver.setTransformSpec(m.id, m.spec);
+        post({ type: 'transform', id: m.id, seq: m.seq, startMs });
+      }
+    })
+    .catch(fail);
+});
