@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BuiltinLoadDriver } from '../src/load/builtin.ts';
 import { nowMs } from '../src/load/clock.ts';
 import type { LoadDriver, RequestRecord } from '../src/load/driver.ts';
+import { LagMeter } from '../src/load/lag.ts';
 import { WorkerLoadDriver } from '../src/load/worker-driver.ts';
 
 interface Seen {
@@ -217,5 +218,33 @@ describe('WorkerLoadDriver', () => {
     const d = new WorkerLoadDriver({ url: 'http://127.0.0.1:1', rate: 10, durationMs: 100 });
     await d.stop();
     await expect(d.done).resolves.toMatchObject({ requests: 0 });
+  });
+});
+
+describe('LagMeter', () => {
+  it('summarises tSent − tIntended per interval, skipping drops, and starts a fresh interval', () => {
+    let t = 1000;
+    const m = new LagMeter(() => t);
+    const rec = (seq: number, lag: number | null): RequestRecord => ({
+      seq,
+      tIntended: 5000 + seq,
+      tSent: lag === null ? null : 5000 + seq + lag,
+      tDone: 6000,
+      latencyMs: lag === null ? null : 10,
+      status: lag === null ? 0 : 200,
+      outcome: lag === null ? 'dropped' : 'ok',
+    });
+    // 100 sends with lags 0.1 … 10 ms (and a drop): p50 = 5.0, p99 = 9.9, max = 10 (independently known).
+    for (let i = 1; i <= 100; i++) m.add(rec(i, i / 10));
+    m.add(rec(101, null));
+    t = 2000;
+    const s = m.take()!;
+    expect(s).toMatchObject({ from: 1000, to: 2000, count: 100, maxMs: 10 });
+    expect(s.p50Ms!).toBeCloseTo(5.0, 2);
+    expect(s.p99Ms!).toBeCloseTo(9.9, 2);
+    t = 3000;
+    expect(m.take()).toBeNull();
+    m.add(rec(1, 42));
+    expect(m.take()).toMatchObject({ from: 3000, count: 1, maxMs: 42 });
   });
 });

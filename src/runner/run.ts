@@ -11,10 +11,12 @@ import { chromiumPath } from '../browser/chromium.ts';
 import type { FaultContext, StoredRow, UndoRecord } from '../faults/fault.ts';
 import { FAULTS } from '../faults/index.ts';
 import { applyUndo } from '../faults/undo.ts';
-import { createBuiltinDriver, seededPayload } from '../load/builtin.ts';
 import { nowMs } from '../load/clock.ts';
-import type { PayloadTransform, RequestRecord } from '../load/driver.ts';
+import type { TransformSpec } from '../load/drift-transform.ts';
+import type { RequestRecord } from '../load/driver.ts';
+import { LagMeter } from '../load/lag.ts';
 import { seededRandom } from '../load/random.ts';
+import { createWorkerDriver } from '../load/worker-driver.ts';
 import { BrowserProbe } from '../observe/browser-probe.ts';
 import { Observers } from '../observe/observers.ts';
 import type { Probe, ProbeResult } from '../observe/probe.ts';
@@ -97,7 +99,6 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   const active: ActiveFault[] = [];
   const faultRecords: FaultRecord[] = [];
   const markers: Marker[] = [];
-  const transforms = new Map<string, PayloadTransform>();
   let verdict: Verdict = 'passed';
   let steadyStateFailed = false;
   let reason: string | undefined;
@@ -126,7 +127,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   const probes: Probe[] = spec.probes.map(
     (p) => new BrowserProbe({ everyMs: p.every, timeoutMs: p.timeout, path: p.path }),
   );
-  let driver: ReturnType<typeof createBuiltinDriver> | undefined;
+  let driver: ReturnType<typeof createWorkerDriver> | undefined;
   const timers: NodeJS.Timeout[] = [];
   const abortCtl = new AbortController();
   const onExternalAbort = () =>
@@ -157,12 +158,8 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     if (errors.length) throw new Error(`could not revert every fault: ${errors.join('; ')}`);
   };
   const hooks = {
-    setTransform(id: string, fn: PayloadTransform | undefined) {
-      if (fn) transforms.set(id, fn);
-      else transforms.delete(id);
-      const list = [...transforms.values()];
-      driver?.setTransform(list.length ? (p, t) => list.reduce((acc, f) => f(acc, t), p) : undefined);
-    },
+    // The worker composes the active transforms in installation order (TransformSet).
+    setTransform: async (id: string, spec: TransformSpec | undefined) => driver?.setTransformSpec(id, spec),
   };
 
   try {
@@ -187,7 +184,8 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       log: (msg) => progress.event(msg),
     };
 
-    driver = createBuiltinDriver({
+    // The generator runs in its own worker thread (worker-driver.ts), off this busy event loop.
+    driver = createWorkerDriver({
       url: endpoints.gateway,
       rate: spec.load.stages ? undefined : spec.load.rate,
       stages: spec.load.stages?.map((s) => ({ rate: s.rate, duration: s.duration })),
@@ -195,12 +193,20 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       durationMs,
       seed,
       maxInFlight: spec.load.maxInFlight,
-      payload: await seededPayload(seed),
     });
+    const lag = new LagMeter(nowMs);
     driver.onRecord((r) => {
       records.push(r);
+      lag.add(r);
       journal.append('request', { r }, r.tDone);
     });
+    // The generator's own scheduling lag, per second of delivered records (harness health).
+    const journalLag = () => {
+      const l = lag.take();
+      if (l) journal.append('load.lag', l);
+    };
+    timers.push(setInterval(journalLag, 1000));
+    void driver.done.finally(journalLag).catch(() => undefined);
 
     const plan = planInjections(spec.faults, durationMs);
     await driver.start();
@@ -549,7 +555,14 @@ function harnessHealth(entries: { type: string; [k: string]: unknown }[]): Scena
   if (!h.length) return undefined;
   const max = Math.max(...h.map((e) => Number(e.loopDelayMaxMs)));
   const p99 = Math.max(...h.map((e) => Number(e.loopDelayP99Ms)));
-  return { loopDelayMaxMs: max, loopDelayP99Ms: p99, starved: max > STARVED_LOOP_DELAY_MS };
+  const lag = entries.filter((e) => e.type === 'load.lag');
+  const generator = lag.length
+    ? {
+        generatorLagP99Ms: Math.max(...lag.map((e) => Number(e.p99Ms))),
+        generatorLagMaxMs: Math.max(...lag.map((e) => Number(e.maxMs))),
+      }
+    : {};
+  return { loopDelayMaxMs: max, loopDelayP99Ms: p99, starved: max > STARVED_LOOP_DELAY_MS, ...generator };
 }
 
 /** Scenario files are shown relative to where faultline ran, when they are below it. */
