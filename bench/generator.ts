@@ -289,7 +289,15 @@ export async function benchGeneratorCapacity(opts: {
   let wrkSkipped: string | undefined;
   try {
     const step = async (rate: number, durationMs: number): Promise<CapacityRow> => {
-      const d = new WorkerLoadDriver({ url: server.url, rate, durationMs, seed: LOAD_DEFAULTS.seed });
+      // maxInFlight as a scenario run has it by default (DEFAULTS.maxInFlight), so a stall of the shared
+      // machine shows as lag and latency rather than as drops.
+      const d = new WorkerLoadDriver({
+        url: server.url,
+        rate,
+        durationMs,
+        seed: LOAD_DEFAULTS.seed,
+        maxInFlight: 1000,
+      });
       let sent = 0;
       d.onRecord((r) => {
         if (r.tSent !== null) sent++;
