@@ -248,3 +248,16 @@ describe('LagMeter', () => {
     expect(m.take()).toMatchObject({ from: 3000, count: 1, maxMs: 42 });
   });
 });
+
+describe('WorkerLoadDriver after the run', () => {
+  it('removing a transform once the load ended resolves at once (a revert must not hang)', async () => {
+    const gw = await gateway();
+    const d = new WorkerLoadDriver({ url: gw.url, rate: 50, durationMs: 200 });
+    await d.start();
+    await d.setTransformSpec('x', { kind: 'shift', feature: 'amount', delta: 1, startMs: 0 });
+    await d.done;
+    const t = Date.now();
+    await expect(d.setTransformSpec('x', undefined)).resolves.toBeUndefined();
+    expect(Date.now() - t).toBeLessThan(1000);
+  });
+});

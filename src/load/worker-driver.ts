@@ -92,6 +92,8 @@ export class WorkerLoadDriver implements LoadDriver {
   }
 
   setTransformSpec(id: string, spec: TransformSpec | undefined): Promise<number | undefined> {
+    // After the run there is no load to transform (a revert after the load ended must not wait).
+    if (this.settled) return Promise.resolve(undefined);
     const seq = ++this.transformSeq;
     const ack = new Promise<number | undefined>((resolve) => this.pendingTransforms.set(seq, resolve));
     // Structured clone of plain data; sent in order with start/stop, so installs apply in call order.
