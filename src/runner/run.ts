@@ -429,7 +429,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
         }
       : undefined,
     probes: entries.filter((e) => e.type === 'probe').map((e) => e.result as ProbeResult),
-    harness: harnessHealth(entries),
+    harness: harnessHealth(entries, whole.from),
     timeline: timeSeries(records, { from: loadStart, to: loadEnd, bucketMs: 1000 }),
     markers: markers.sort((a, b) => a.t - b.t),
     journal: path.relative(opts.runDir, journal.file),
@@ -550,12 +550,16 @@ function toDriverSpec(f: Fault): Record<string, unknown> {
 /** Above this event-loop delay the runner was too starved for its latency figures to be trusted. */
 const STARVED_LOOP_DELAY_MS = 250;
 
-function harnessHealth(entries: { type: string; [k: string]: unknown }[]): ScenarioReport['harness'] {
+function harnessHealth(
+  entries: { type: string; [k: string]: unknown }[],
+  measuredFrom = Number.NEGATIVE_INFINITY,
+): ScenarioReport['harness'] {
   const h = entries.filter((e) => e.type === 'harness');
   if (!h.length) return undefined;
   const max = Math.max(...h.map((e) => Number(e.loopDelayMaxMs)));
   const p99 = Math.max(...h.map((e) => Number(e.loopDelayP99Ms)));
-  const lag = entries.filter((e) => e.type === 'load.lag');
+  // After warm-up, like the phases: the worker's first second (JIT, new connections) is warm-up's.
+  const lag = entries.filter((e) => e.type === 'load.lag' && Number(e.to) > measuredFrom);
   const generator = lag.length
     ? {
         generatorLagP99Ms: Math.max(...lag.map((e) => Number(e.p99Ms))),
