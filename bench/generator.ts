@@ -387,7 +387,24 @@ export async function benchGeneratorCapacity(opts: {
  * (2000 req/s, a latency fault so a fault proxy relays in the harness process, 1 s scrapes, every
  * request journaled) against the local pipeline; the lag is read back from the journal's records.
  */
-export async function benchScenarioLag(opts: { scenario: string; budgetMs: number }) {
+export async function benchScenarioLag(opts: {
+  scenario: string;
+  budgetMs: number;
+  nices: (number | undefined)[];
+}) {
+  const runs: Awaited<ReturnType<typeof scenarioLagRun>>[] = [];
+  for (const nice of opts.nices) {
+    const r = await scenarioLagRun({ ...opts, nice });
+    log(
+      `scenario at ${r.rate}/s, generator nice ${r.threadNice}: lag p50 ${r.lagP50Ms} p99 ${r.lagP99Ms} max ${r.lagMaxMs?.toFixed(1)} ms (${r.verdict}${r.reason ? `: ${r.reason}` : ''})`,
+    );
+    runs.push(r);
+    await sleep(2000);
+  }
+  return { runs, budgetMs: opts.budgetMs };
+}
+
+async function scenarioLagRun(opts: { scenario: string; budgetMs: number; nice: number | undefined }) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-bench-lag-'));
   const reportDir = path.join(home, 'report');
   const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
@@ -398,7 +415,13 @@ export async function benchScenarioLag(opts: { scenario: string; budgetMs: numbe
         process.execPath,
         [main, 'run', opts.scenario, '--report-dir', reportDir, '--quiet'],
         {
-          env: { ...process.env, FAULTLINE_HOME: home, LOG_LEVEL: 'warn' },
+          env: {
+            ...process.env,
+            FAULTLINE_HOME: home,
+            LOG_LEVEL: 'warn',
+            // undefined: the runner's default
+            FAULTLINE_GENERATOR_NICE: opts.nice === undefined ? '' : String(opts.nice),
+          },
           stdio: ['ignore', 'ignore', 'inherit'],
         },
       );
@@ -426,7 +449,9 @@ export async function benchScenarioLag(opts: { scenario: string; budgetMs: numbe
     const [p50, p99, p999] = percentilesOf(lags, [50, 99, 99.9]);
     const perSecond = entries.filter((e) => e.type === 'load.lag').map((e) => Number(e.p99Ms));
     const spanS = (s.phases.whole.to - s.phases.whole.from) / 1000;
+    const loadStart = entries.find((e) => e.type === 'load.start');
     return {
+      threadNice: (loadStart?.generator_thread_nice as number | null | undefined) ?? null,
       exitCode: code,
       verdict: s.verdict,
       reason: s.reason,

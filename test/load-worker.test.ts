@@ -211,6 +211,18 @@ describe('WorkerLoadDriver', () => {
     await expect(e.done).rejects.toThrow(/journal disk full/);
   });
 
+  it.runIf(process.platform === 'linux')('sets the nice value of the generator thread only', async () => {
+    const gw = await gateway();
+    const os = await import('node:os');
+    const before = os.getPriority(process.pid);
+    // Raising nice needs no privilege; lowering it (threadNice < 0) needs CAP_SYS_NICE.
+    const d = new WorkerLoadDriver({ url: gw.url, rate: 50, durationMs: 200, threadNice: before + 3 });
+    await d.start();
+    expect(d.threadNice).toBe(before + 3);
+    expect(os.getPriority(process.pid)).toBe(before);
+    await d.done;
+  });
+
   it('rejects a malformed config before starting a thread; stop() before start() settles', async () => {
     expect(
       () => new WorkerLoadDriver({ url: 'http://127.0.0.1:1', rate: 10, durationMs: 100, maxInFlight: 0 }),

@@ -18,6 +18,12 @@ export type WorkerLoadConfig = Omit<BuiltinLoadConfig, 'payload' | 'transform'> 
   batchMs?: number;
   /** Records per batch that trigger an immediate post (default 256). */
   batchMax?: number;
+  /**
+   * Nice value for the generator's thread (Linux: per thread), e.g. -5 so the schedule keeps its
+   * instants when the pipeline saturates the CPU. Lowering it needs CAP_SYS_NICE; without, the
+   * thread keeps the process's priority (see `threadNice` after start).
+   */
+  threadNice?: number;
 };
 
 /** workerData of worker.ts. */
@@ -28,6 +34,7 @@ export interface WorkerInit {
   clock: ClockAnchor;
   batchMs: number;
   batchMax: number;
+  threadNice?: number;
 }
 
 export type ToWorker =
@@ -36,7 +43,7 @@ export type ToWorker =
   | { type: 'transform'; id: string; seq: number; spec: TransformSpec | undefined };
 
 export type FromWorker =
-  | { type: 'started' }
+  | { type: 'started'; nice: number | null }
   | { type: 'records'; records: RequestRecord[] }
   | { type: 'transform'; id: string; seq: number; startMs: number | undefined }
   | { type: 'done'; result: Omit<LoadResult, 'latencyHistogram' | 'schedulingLagHistogram' | 'records'> }
@@ -54,6 +61,8 @@ export class WorkerLoadDriver implements LoadDriver {
   private readonly latency = newLatencyHistogram();
   private readonly lag = newLatencyHistogram();
   private worker: Worker | undefined;
+  /** The generator thread's nice value once started (null: unknown, e.g. not Linux). */
+  threadNice: number | null = null;
   private started = false;
   private stopping = false;
   private settled = false;
@@ -66,7 +75,7 @@ export class WorkerLoadDriver implements LoadDriver {
   private rejectDone!: (e: unknown) => void;
 
   constructor(config: WorkerLoadConfig) {
-    const { keepRecords, payloadOptions, batchMs, batchMax, ...rest } = config;
+    const { keepRecords, payloadOptions, batchMs, batchMax, threadNice, ...rest } = config;
     // Same validation (and messages) as the in-process driver, before a thread is started.
     new BuiltinLoadDriver({ ...rest, payload: () => ({}) });
     this.init = {
@@ -76,6 +85,7 @@ export class WorkerLoadDriver implements LoadDriver {
       clock: clockAnchor(),
       batchMs: batchMs ?? 20,
       batchMax: batchMax ?? 256,
+      threadNice,
     };
     this.keepRecords = keepRecords === true;
     this.records = this.keepRecords ? [] : undefined;
@@ -138,6 +148,7 @@ export class WorkerLoadDriver implements LoadDriver {
   private onMessage(m: FromWorker): void {
     switch (m.type) {
       case 'started':
+        this.threadNice = m.nice;
         this.startWaiter?.resolve();
         this.startWaiter = undefined;
         return;

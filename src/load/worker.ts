@@ -1,6 +1,8 @@
 // The load worker thread (started by worker-driver.ts): runs the BuiltinLoadDriver and its undici
 // client on its own event loop, so the harness's work on the main thread (fault proxies, scrapes,
 // journal writes) cannot delay when requests are sent. Records go back in batches.
+import fs from 'node:fs';
+import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { BuiltinLoadDriver, seededPayload } from './builtin.ts';
 import { adoptClock } from './clock.ts';
@@ -11,6 +13,25 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 // One clock with the main thread: records' times and drift start times compare directly.
 adoptClock(init.clock);
+
+/** This thread's nice value, after applying `threadNice` where permitted (Linux: per-thread). */
+function threadPriority(): number | null {
+  let tid: number;
+  try {
+    tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop()); // this thread's id
+  } catch {
+    return null; // not Linux
+  }
+  if (init.threadNice !== undefined) {
+    try {
+      os.setPriority(tid, init.threadNice);
+    } catch {
+      // no CAP_SYS_NICE: keep the inherited priority (reported)
+    }
+  }
+  return os.getPriority(tid);
+}
+const nice = threadPriority();
 
 const post = (m: FromWorker) => port.postMessage(m);
 const fail = (e: unknown) => {
@@ -60,9 +81,9 @@ port.on('message', (m: ToWorker) => {
   void ready
     .then(async (driver) => {
       if (m.type === 'start') {
-        if (stopRequested) return post({ type: 'started' });
+        if (stopRequested) return post({ type: 'started', nice });
         await driver.start();
-        post({ type: 'started' });
+        post({ type: 'started', nice });
       } else if (m.type === 'stop') {
         stopRequested = true;
         await driver.stop();

@@ -193,6 +193,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       durationMs,
       seed,
       maxInFlight: spec.load.maxInFlight,
+      threadNice: generatorNice(),
     });
     const lag = new LagMeter(nowMs);
     driver.onRecord((r) => {
@@ -211,7 +212,12 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     const plan = planInjections(spec.faults, durationMs);
     await driver.start();
     loadStart = nowMs();
-    journal.append('load.start', { rate: spec.load.rate, durationMs, driver: spec.load.driver });
+    journal.append('load.start', {
+      rate: spec.load.rate,
+      durationMs,
+      driver: spec.load.driver,
+      generator_thread_nice: driver.threadNice,
+    });
     progress.phase('warm-up');
     progress.attach({
       records,
@@ -546,6 +552,20 @@ function toDriverSpec(f: Fault): Record<string, unknown> {
       return { service: f.service };
   }
 }
+
+/**
+ * Nice value of the generator's thread. The generator is the instrument: it needs a fraction of a
+ * core, and when the pipeline saturates the CPU a thread at the same priority waits its turn and
+ * sends late. -5 by default (needs CAP_SYS_NICE; otherwise the thread keeps the process's priority,
+ * journaled in load.start); FAULTLINE_GENERATOR_NICE overrides (0: same as the harness).
+ */
+function generatorNice(): number | undefined {
+  const v = process.env.FAULTLINE_GENERATOR_NICE;
+  if (v === undefined || v.trim() === '') return DEFAULT_GENERATOR_NICE;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= -20 && n <= 19 ? n : DEFAULT_GENERATOR_NICE;
+}
+const DEFAULT_GENERATOR_NICE = -5;
 
 /** Above this event-loop delay the runner was too starved for its latency figures to be trusted. */
 const STARVED_LOOP_DELAY_MS = 250;
