@@ -518,7 +518,7 @@ if (capacity) {
     rows.push([
       `wrk -t1 -c${w.connections} (closed model) against the same server`,
       `${fmt(w.rps, 0)} req/s, p99 ${fmt(w.p99Ms, 1)} ms`,
-      `generator max sustained / wrk = ${fmt(ratio(capacity.maxSustainedRate, w.rps), 2)}; wrk CPU ${fmt(w.cpuUsPerRequest, 0)} µs/req vs generator ${fmt(capacity.rows.find((r) => r.rate === capacity.maxSustainedRate)?.cpuUsPerRequest, 0)} µs/req; server ${fmt(w.serverCpuUsPerRequest, 0)} µs/req`,
+      `ratio generator max sustained / wrk ${fmt(ratio(capacity.maxSustainedRate, w.rps), 3)}; at ${GOALS.generatorRps}/s: generator/wrk CPU per request ${fmt(ratio(capacity.rows.find((r) => r.rate === GOALS.generatorRps)?.cpuUsPerRequest, w.cpuUsPerRequest), 1)}× (${fmt(capacity.rows.find((r) => r.rate === GOALS.generatorRps)?.cpuUsPerRequest, 0)} vs ${fmt(w.cpuUsPerRequest, 0)} µs), latency p99 ${fmt(capacity.rows.find((r) => r.rate === GOALS.generatorRps)?.latencyP99Ms, 1)} vs ${fmt(w.p99Ms, 1)} ms; server ${fmt(w.serverCpuUsPerRequest, 0)} µs/req under wrk`,
     ]);
   } else rows.push(['wrk against the same server', 'skipped', capacity.wrkSkipped ?? '']);
   goals.generatorRps = {
