@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { LatencySummaryMs, RequestRecord } from '../src/load/driver.ts';
-import { WorkerLoadDriver } from '../src/load/worker-driver.ts';
+import { DEFAULT_GENERATOR_NICE, WorkerLoadDriver } from '../src/load/worker-driver.ts';
 import { readJournal } from '../src/runner/journal.ts';
 import { percentilesOf } from '../src/slo/hdr.ts';
 import {
@@ -295,6 +295,8 @@ export async function benchGeneratorCapacity(opts: {
       // maxInFlight as a scenario run has it by default (DEFAULTS.maxInFlight), so a stall of the shared
       // machine shows as lag and latency rather than as drops.
       const d = new WorkerLoadDriver({
+        // As a scenario run has it: the runner's thread priority and maxInFlight.
+        threadNice: DEFAULT_GENERATOR_NICE,
         url: server.url,
         rate,
         durationMs,

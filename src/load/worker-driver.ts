@@ -51,6 +51,9 @@ export type FromWorker =
 
 const WORKER = new URL('./worker.ts', import.meta.url);
 
+/** The generator thread's nice value in scenario runs (run.ts; FAULTLINE_GENERATOR_NICE overrides). */
+export const DEFAULT_GENERATOR_NICE = -5;
+
 export class WorkerLoadDriver implements LoadDriver {
   readonly done: Promise<LoadResult>;
   private readonly init: WorkerInit;

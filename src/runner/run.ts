@@ -16,7 +16,7 @@ import type { TransformSpec } from '../load/drift-transform.ts';
 import type { RequestRecord } from '../load/driver.ts';
 import { LagMeter } from '../load/lag.ts';
 import { seededRandom } from '../load/random.ts';
-import { createWorkerDriver } from '../load/worker-driver.ts';
+import { createWorkerDriver, DEFAULT_GENERATOR_NICE } from '../load/worker-driver.ts';
 import { BrowserProbe } from '../observe/browser-probe.ts';
 import { Observers } from '../observe/observers.ts';
 import type { Probe, ProbeResult } from '../observe/probe.ts';
@@ -565,8 +565,6 @@ function generatorNice(): number | undefined {
   const n = Number(v);
   return Number.isInteger(n) && n >= -20 && n <= 19 ? n : DEFAULT_GENERATOR_NICE;
 }
-const DEFAULT_GENERATOR_NICE = -5;
-
 /** Above this event-loop delay the runner was too starved for its latency figures to be trusted. */
 const STARVED_LOOP_DELAY_MS = 250;
 
