@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchDrift } from './drift.ts';
-import { benchGeneratorOverhead } from './generator.ts';
+import { benchGeneratorCapacity, benchGeneratorOverhead, benchScenarioLag } from './generator.ts';
 import { describeMachine, fmt, log, machineInfo, median, ratio, round, table } from './lib.ts';
 import { benchMemorySettings, gcUs, servicesCpuUs, stepServicesUs } from './memory.ts';
 import { benchMttr } from './mttr.ts';
@@ -36,6 +36,10 @@ const GOALS = {
   coldStartMs: 3000,
   // 500 MB (decimal) expressed in MiB, the unit VmRSS sums are reported in.
   rssMiB: 500e6 / 2 ** 20,
+  // Issue 9: the generator's own lag in a real scenario run, and one generator process's rate.
+  scenarioLagP99Ms: 5,
+  scenarioLagRate: 2000,
+  generatorRps: 5000,
 };
 
 const HELP = `usage: npm run bench -- [options]
@@ -88,6 +92,7 @@ const CFG = quick
       },
       startupRepeats: 1,
       generator: { rates: [1000, 2000], durationMs: 2000, repeats: 1 },
+      capacity: { rates: [2000, 5000], durationMs: 3000, wrkDurationS: 3, wrkConnections: 64 },
       proxy: { rates: [1000, 2000], durationMs: 2000, repeats: 1 },
       drift: { iterations: 50 },
       reportRepeats: 1,
@@ -103,6 +108,7 @@ const CFG = quick
       },
       startupRepeats: 3,
       generator: { rates: [1000, 2000], durationMs: 3000, repeats: 3 },
+      capacity: { rates: [2000, 5000, 7000], durationMs: 5000, wrkDurationS: 5, wrkConnections: 64 },
       proxy: { rates: [500, 1000, 2000], durationMs: 2000, repeats: 3 },
       drift: { iterations: 200 },
       reportRepeats: 3,
@@ -141,6 +147,28 @@ const drift = selected.has('drift')
   : undefined;
 const generator = selected.has('generator')
   ? await step('generator', () => benchGeneratorOverhead(CFG.generator))
+  : undefined;
+// Side by side in one run: the worker-thread generator against the trivial server, then wrk
+// against the same server, then a real scenario run at 2000 req/s.
+const capacity = selected.has('generator')
+  ? await step('generatorCapacity', () =>
+      benchGeneratorCapacity({
+        ...CFG.capacity,
+        wrkDurationS: args['no-wrk'] ? 0 : CFG.capacity.wrkDurationS,
+        lagBudgetMs: GOALS.scenarioLagP99Ms,
+        resultsDir,
+      }),
+    )
+  : undefined;
+const scenarioLag = selected.has('generator')
+  ? await step('generatorScenarioLag', () =>
+      benchScenarioLag({
+        scenario: path.join(here, 'scenarios', 'generator-lag.yaml'),
+        budgetMs: GOALS.scenarioLagP99Ms,
+        // Side by side: the generator thread at the harness's priority, then the runner's default.
+        nices: [0, undefined],
+      }),
+    )
   : undefined;
 const proxy = selected.has('proxy')
   ? await step('proxy', () => benchProxy({ ...CFG.proxy, p99BudgetMs: GOALS.p99Ms }))
@@ -491,6 +519,50 @@ if (generator) {
       `achieved ${fmt(r.achievedRate, 0)}/s, lag max ${fmt(r.lagMaxMs, 1)} ms, CPU ${fmt(100 * r.cpuShare, 1)}% of a core (${fmt(r.cpuUsPerRequest, 0)} µs/req), ELU ${fmt(100 * r.eventLoopUtilization, 0)}%`,
     ]);
   }
+}
+if (capacity) {
+  for (const r of capacity.rows) {
+    rows.push([
+      `generator process (worker driver) @ ${r.rate}/s, trivial target`,
+      `${fmt(r.achievedRate, 0)}/s, lag p99 ${fmt(r.lagP99Ms, 2)} ms`,
+      `${r.sustained ? 'sustained' : 'NOT sustained'} (lag p99 ≤ ${capacity.lagBudgetMs} ms after the worker's first second, 0 errors/drops, ≥ 95% of the rate); lag max ${fmt(r.lagMaxMs, 1)} ms, whole-step p99 ${fmt(r.lagP99WholeMs, 1)} ms, err ${r.errors}, drop ${r.dropped}; process CPU ${fmt(r.cpuUsPerRequest, 0)} µs/req (${fmt(100 * r.cpuShare, 0)}% of a core), server ${fmt(r.serverCpuUsPerRequest, 0)} µs/req`,
+    ]);
+  }
+  const w = capacity.wrk;
+  if (w) {
+    rows.push([
+      `wrk -t1 -c${w.connections} (closed model) against the same server`,
+      `${fmt(w.rps, 0)} req/s, p99 ${fmt(w.p99Ms, 1)} ms`,
+      `ratio generator max sustained / wrk ${fmt(ratio(capacity.maxSustainedRate, w.rps), 3)}; at ${GOALS.generatorRps}/s: generator/wrk CPU per request ${fmt(ratio(capacity.rows.find((r) => r.rate === GOALS.generatorRps)?.cpuUsPerRequest, w.cpuUsPerRequest), 1)}× (${fmt(capacity.rows.find((r) => r.rate === GOALS.generatorRps)?.cpuUsPerRequest, 0)} vs ${fmt(w.cpuUsPerRequest, 0)} µs), latency p99 ${fmt(capacity.rows.find((r) => r.rate === GOALS.generatorRps)?.latencyP99Ms, 1)} vs ${fmt(w.p99Ms, 1)} ms; server ${fmt(w.serverCpuUsPerRequest, 0)} µs/req under wrk`,
+    ]);
+  } else rows.push(['wrk against the same server', 'skipped', capacity.wrkSkipped ?? '']);
+  goals.generatorRps = {
+    goal: `one generator process ≥ ${GOALS.generatorRps} req/s (trivial loopback target)`,
+    measured: `max sustained ${capacity.maxSustainedRate} req/s of ${capacity.rows.map((r) => r.rate).join(', ')}${w ? `; wrk ${fmt(w.rps, 0)} req/s` : ''}`,
+    met: capacity.maxSustainedRate >= GOALS.generatorRps,
+  };
+}
+if (scenarioLag) {
+  for (const [i, l] of scenarioLag.runs.entries()) {
+    rows.push([
+      `generator lag in a scenario run @ ${l.rate}/s, thread nice ${l.threadNice}${i === scenarioLag.runs.length - 1 ? ' (default)' : ''}`,
+      `p99 ${fmt(l.lagP99Ms, 2)} ms`,
+      `runner + local pipeline + fault proxy; p50 ${fmt(l.lagP50Ms, 2)}, p99.9 ${fmt(l.lagP999Ms, 1)}, max ${fmt(l.lagMaxMs, 1)} ms over ${l.sent} sends (${fmt(l.achievedRate, 0)}/s, drop ${l.dropped}, err ${l.errors}); per-second p99 median ${fmt(l.perSecondP99Median, 2)} / worst ${fmt(l.perSecondP99Max, 1)} ms; harness loop delay p99 ${fmt(l.harnessLoopDelayP99Ms, 1)} / max ${fmt(l.harnessLoopDelayMaxMs, 1)} ms; ${describeMachine(l.machine)}`,
+    ]);
+  }
+  const [a, b] = scenarioLag.runs;
+  if (a && b)
+    rows.push([
+      '  ratio lag p99 default / same priority as the harness',
+      fmt(ratio(b.lagP99Ms, a.lagP99Ms), 2),
+      `max ${fmt(ratio(b.lagMaxMs, a.lagMaxMs), 2)}`,
+    ]);
+  const l = scenarioLag.runs.at(-1)!;
+  goals.scenarioLag = {
+    goal: `generator lag p99 ≤ ${GOALS.scenarioLagP99Ms} ms at ${GOALS.scenarioLagRate} req/s in a scenario run`,
+    measured: `p99 ${fmt(l.lagP99Ms, 2)} ms (max ${fmt(l.lagMaxMs, 1)} ms), runner defaults (thread nice ${l.threadNice})`,
+    met: l.met,
+  };
 }
 if (proxy) {
   for (const r of proxy.rows) {

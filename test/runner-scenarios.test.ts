@@ -68,9 +68,13 @@ describe('the game day', () => {
       expect(s.faults.length).toBeGreaterThan(0);
       expect(s.faults.every((f) => f.injectedAt && f.revertedAt)).toBe(true);
       // A fault proxy only on the links this scenario injects network faults on.
-      const start = readJournal(path.join(r.reportDir, s.journal)).find((e) => e.type === 'run.start');
+      const journal = readJournal(path.join(r.reportDir, s.journal));
+      const start = journal.find((e) => e.type === 'run.start');
       const latency = s.faults.some((f) => f.type === 'latency');
       expect(start?.fault_links, s.name).toEqual(latency ? ['model-server->feature-server'] : []);
+      // The generator (its own worker thread) journals its scheduling lag each second; the report shows it.
+      expect(journal.filter((e) => e.type === 'load.lag').length, s.name).toBeGreaterThan(5);
+      expect(s.harness?.generatorLagP99Ms, s.name).toBeTypeOf('number');
     }
   }, 600_000);
 });

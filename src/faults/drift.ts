@@ -1,5 +1,5 @@
 import { nowMs } from '../load/clock.ts';
-import { DriftTransform } from '../load/drift-transform.ts';
+import { type DriftSpec, DriftTransform } from '../load/drift-transform.ts';
 import type { Fault } from './fault.ts';
 
 export interface DriftFaultSpec {
@@ -24,9 +24,9 @@ export const drift: Fault<DriftFaultSpec> = {
       spec.profile === 'ramp'
         ? { kind: 'ramp' as const, durationMs: spec.rampDurationMs ?? 10_000 }
         : { kind: 'step' as const };
-    const build = (startMs: number) =>
+    const build = (startMs: number): DriftSpec =>
       spec.kind === 'category-swap'
-        ? new DriftTransform({
+        ? {
             kind: 'category-swap',
             feature: spec.feature,
             mapping: spec.mapping ?? {},
@@ -34,44 +34,29 @@ export const drift: Fault<DriftFaultSpec> = {
             startMs,
             profile,
             seed: Math.floor(ctx.random() * 2 ** 31),
-          })
+          }
         : spec.kind === 'shift'
-          ? new DriftTransform({
-              kind: 'shift',
-              feature: spec.feature,
-              delta: spec.amount ?? 0,
-              startMs,
-              profile,
-            })
-          : new DriftTransform({
-              kind: 'scale',
-              feature: spec.feature,
-              factor: spec.amount ?? 1,
-              startMs,
-              profile,
-            });
-    build(nowMs()); // validates the spec before anything is journaled as injected
+          ? { kind: 'shift', feature: spec.feature, delta: spec.amount ?? 0, startMs, profile }
+          : { kind: 'scale', feature: spec.feature, factor: spec.amount ?? 1, startMs, profile };
+    new DriftTransform(build(nowMs())); // validates the spec before anything is journaled as injected
     return {
       undo: { kind: 'load-transform', id },
       plan: { feature: spec.feature, kind: spec.kind, amount: spec.amount, mapping: spec.mapping, profile },
-      inject: () => {
-        // Fault start = the intended time of the first payload the transform actually changed (a ramp
-        // or a partial category swap leaves the first ones untouched): the injection settles then.
-        const { apply } = build(nowMs());
-        return new Promise((resolve) => {
-          let t0: number | undefined;
-          ctx.load.setTransform(id, (payload, tIntended) => {
-            const out = apply(payload, tIntended);
-            if (t0 === undefined && !Object.is(out[spec.feature], payload[spec.feature])) {
-              t0 = tIntended;
-              resolve({
-                t0,
-                details: { first_drifted: { [spec.feature]: [payload[spec.feature], out[spec.feature]] } },
-              });
-            }
-            return out;
-          });
-        });
+      inject: async () => {
+        // The generator (its own thread) builds the transform from the spec. Fault start is the intended
+        // time of the first payload it actually changed (a ramp or a partial category swap leaves the
+        // first ones untouched), which the generator reports back.
+        const startMs = await ctx.load.setTransform(id, build(nowMs()));
+        const first = await ctx.load.firstChange(id);
+        return {
+          t0: first?.tIntended ?? startMs ?? nowMs(),
+          details: {
+            startMs,
+            ...(first
+              ? { first_drifted: { [first.feature]: [first.before, first.after] } }
+              : { first_drifted: null, note: 'the load ended before the transform changed a payload' }),
+          },
+        };
       },
     };
   },

@@ -1,6 +1,7 @@
 // One interface for every fault. A fault first says how it will be undone (an UndoRecord, journaled
 // before anything changes), then injects; revert uses only the UndoRecord, so a later
 // `faultline cleanup` can undo it from the journal after the runner itself was killed.
+import type { FirstChange, TransformSpec } from '../load/drift-transform.ts';
 import type { PipelineEndpoints, Platform } from '../platforms/platform.ts';
 
 export type UndoRecord =
@@ -28,11 +29,15 @@ export interface StoredRow {
 }
 
 export interface LoadHooks {
-  /** Replaces (or with undefined clears) a payload transform applied to every request the load sends. */
-  setTransform(
-    id: string,
-    fn: ((payload: Record<string, unknown>, tIntendedMs: number) => Record<string, unknown>) | undefined,
-  ): void;
+  /**
+   * Installs (or with undefined removes) the payload transform `id`, applied to every request the
+   * load sends. Plain data, not a closure: the generator runs in its own worker thread. Resolves
+   * with the instant (epoch ms) from which requests are transformed: the spec's startMs, or when the
+   * generator installed it if later; undefined on removal or when no load runs.
+   */
+  setTransform(id: string, spec: TransformSpec | undefined): Promise<number | undefined>;
+  /** The first payload transform `id` changed; undefined if the load ended before it changed one. */
+  firstChange(id: string): Promise<FirstChange | undefined>;
 }
 
 export interface FaultContext {

@@ -65,7 +65,7 @@ export async function applyUndo(
       return results.join('; ');
     }
     case 'load-transform':
-      live?.load?.setTransform(undo.id, undefined);
+      await live?.load?.setTransform(undo.id, undefined);
       return 'drift transform removed from the load';
   }
 }

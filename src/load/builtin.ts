@@ -7,6 +7,7 @@ import { exchange } from '../pipeline/common/exchange.ts';
 import type { Histogram } from '../slo/hdr.ts';
 import { newLatencyHistogram, percentileMs, toMicros } from '../slo/hdr.ts';
 import { createClock } from './clock.ts';
+import { type FirstChange, FirstChanges, TransformSet, type TransformSpec } from './drift-transform.ts';
 import type {
   LatencySummaryMs,
   LoadDriver,
@@ -161,6 +162,31 @@ export class BuiltinLoadDriver implements LoadDriver {
 
   setTransform(transform: PayloadTransform | undefined): void {
     this.transform = transform;
+  }
+
+  private readonly firstChanges = new FirstChanges();
+  private firstChangeListener: ((c: FirstChange) => void) | undefined;
+  private readonly specs = new TransformSet((c) => {
+    this.firstChanges.report(c);
+    this.firstChangeListener?.(c);
+  });
+
+  /** Hears each transform's first changed payload as it happens (the worker thread forwards it). */
+  onFirstChange(cb: (c: FirstChange) => void): void {
+    this.firstChangeListener = cb;
+  }
+
+  /** LoadDriver.firstChange: the first payload transform `id` changed (undefined if the run ends first). */
+  firstChange(id: string): Promise<FirstChange | undefined> {
+    return this.firstChanges.wait(id);
+  }
+
+  /** LoadDriver.setTransformSpec in-process (replaces a closure set with setTransform). */
+  async setTransformSpec(id: string, spec: TransformSpec | undefined): Promise<number | undefined> {
+    // Requests already sent cannot be drifted: a start in the past takes effect from now.
+    const s = spec && { ...spec, startMs: Math.max(spec.startMs, this.now()) };
+    this.transform = this.specs.set(id, s);
+    return s?.startMs;
   }
 
   get inFlightCount(): number {
@@ -378,6 +404,7 @@ export class BuiltinLoadDriver implements LoadDriver {
   }
 
   private maybeFinish(): void {
+    if (this.schedulingDone) this.firstChanges.close(); // no payload is built after this
     if (this.finished || !this.schedulingDone || this.inFlight > 0) return;
     this.finished = true;
     const endedAt = this.now();

@@ -2,6 +2,7 @@
 // (builtin.ts) and an external driver such as k6 implement the same interface.
 import type { Histogram } from '../slo/hdr.ts';
 import type { LatencySummary } from '../slo/summarize.ts';
+import type { FirstChange, TransformSpec } from './drift-transform.ts';
 
 export type Outcome = 'ok' | 'error' | 'dropped' | 'timeout';
 
@@ -80,4 +81,16 @@ export interface LoadDriver {
   onRecord(cb: RecordListener): () => void;
   /** Drivers that build payloads in-process support runtime payload transforms (drift fault). */
   setTransform?(transform: PayloadTransform | undefined): void;
+  /**
+   * Installs (or with undefined removes) the serializable transform `id` (the drift fault's seam:
+   * it works across a worker thread). Active transforms apply in installation order. A spec acts on
+   * requests intended at or after its `startMs`, or after the instant the generator installed it if
+   * that is later; resolves with that effective start (epoch ms, clock.ts), undefined on removal.
+   */
+  setTransformSpec?(id: string, spec: TransformSpec | undefined): Promise<number | undefined>;
+  /**
+   * The first payload transform `id` actually changed (drift's fault start); undefined if the run
+   * ends before it changes one.
+   */
+  firstChange?(id: string): Promise<FirstChange | undefined>;
 }

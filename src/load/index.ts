@@ -3,8 +3,13 @@ export { benchGenerator } from './bench.ts';
 export type { BuiltinLoadConfig } from './builtin.ts';
 export { BuiltinLoadDriver, createBuiltinDriver, seededPayload } from './builtin.ts';
 export { nowMs } from './clock.ts';
-export type { DriftProfile, DriftSpec } from './drift-transform.ts';
-export { composeTransforms, DriftTransform, transactionNumericRanges } from './drift-transform.ts';
+export type { DriftProfile, DriftSpec, TransformSpec } from './drift-transform.ts';
+export {
+  composeTransforms,
+  DriftTransform,
+  TransformSet,
+  transactionNumericRanges,
+} from './drift-transform.ts';
 export type {
   LatencySummaryMs,
   LoadDriver,
@@ -14,5 +19,9 @@ export type {
   RecordListener,
   RequestRecord,
 } from './driver.ts';
+export type { LagSummary } from './lag.ts';
+export { LagMeter } from './lag.ts';
 export type { RateProfile, Stage } from './schedule.ts';
 export { ArrivalSchedule } from './schedule.ts';
+export type { WorkerLoadConfig } from './worker-driver.ts';
+export { createWorkerDriver, WorkerLoadDriver } from './worker-driver.ts';

@@ -157,7 +157,14 @@ export interface ScenarioReport {
    * The runner's own event-loop delay (worst over the run). `starved` means the harness (which also
    * hosts the local fault proxies) could not keep up, so latency figures are suspect.
    */
-  harness?: { loopDelayMaxMs: number; loopDelayP99Ms: number; starved: boolean };
+  harness?: {
+    loopDelayMaxMs: number;
+    loopDelayP99Ms: number;
+    starved: boolean;
+    /** The load generator's scheduling lag (tSent − tIntended), worst 1 s p99 and max (`load.lag`). */
+    generatorLagP99Ms?: number;
+    generatorLagMaxMs?: number;
+  };
   /** Journal file, relative to the run folder. */
   journal: string;
 }

@@ -203,7 +203,13 @@ export const ScenarioReportSchema = z.object({
     )
     .optional(),
   harness: z
-    .object({ loopDelayMaxMs: z.number(), loopDelayP99Ms: z.number(), starved: z.boolean() })
+    .object({
+      loopDelayMaxMs: z.number(),
+      loopDelayP99Ms: z.number(),
+      starved: z.boolean(),
+      generatorLagP99Ms: z.number().optional(),
+      generatorLagMaxMs: z.number().optional(),
+    })
     .optional(),
   journal: z.string(),
 });

@@ -11,11 +11,13 @@ import { chromiumPath } from '../browser/chromium.ts';
 import type { FaultContext, StoredRow, UndoRecord } from '../faults/fault.ts';
 import { FAULTS } from '../faults/index.ts';
 import { applyUndo } from '../faults/undo.ts';
-import { createBuiltinDriver, seededPayload } from '../load/builtin.ts';
 import { nowMs } from '../load/clock.ts';
-import type { PayloadTransform, RequestRecord } from '../load/driver.ts';
+import type { TransformSpec } from '../load/drift-transform.ts';
+import type { RequestRecord } from '../load/driver.ts';
+import { LagMeter } from '../load/lag.ts';
 import { seededRandom } from '../load/random.ts';
 import { ArrivalSchedule } from '../load/schedule.ts';
+import { createWorkerDriver, DEFAULT_GENERATOR_NICE } from '../load/worker-driver.ts';
 import { BrowserProbe } from '../observe/browser-probe.ts';
 import { Observers } from '../observe/observers.ts';
 import type { Probe, ProbeResult } from '../observe/probe.ts';
@@ -98,7 +100,6 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   const active: ActiveFault[] = [];
   const faultRecords: FaultRecord[] = [];
   const markers: Marker[] = [];
-  const transforms = new Map<string, PayloadTransform>();
   let verdict: Verdict = 'passed';
   let steadyStateFailed = false;
   let reason: string | undefined;
@@ -127,7 +128,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   const probes: Probe[] = spec.probes.map(
     (p) => new BrowserProbe({ everyMs: p.every, timeoutMs: p.timeout, path: p.path }),
   );
-  let driver: ReturnType<typeof createBuiltinDriver> | undefined;
+  let driver: ReturnType<typeof createWorkerDriver> | undefined;
   const timers: NodeJS.Timeout[] = [];
   const abortCtl = new AbortController();
   const onExternalAbort = () =>
@@ -158,12 +159,9 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     if (errors.length) throw new Error(`could not revert every fault: ${errors.join('; ')}`);
   };
   const hooks = {
-    setTransform(id: string, fn: PayloadTransform | undefined) {
-      if (fn) transforms.set(id, fn);
-      else transforms.delete(id);
-      const list = [...transforms.values()];
-      driver?.setTransform(list.length ? (p, t) => list.reduce((acc, f) => f(acc, t), p) : undefined);
-    },
+    // The worker composes the active transforms in installation order (TransformSet).
+    setTransform: async (id: string, spec: TransformSpec | undefined) => driver?.setTransformSpec(id, spec),
+    firstChange: async (id: string) => driver?.firstChange(id),
   };
 
   try {
@@ -188,7 +186,8 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       log: (msg) => progress.event(msg),
     };
 
-    driver = createBuiltinDriver({
+    // The generator runs in its own worker thread (worker-driver.ts), off this busy event loop.
+    driver = createWorkerDriver({
       url: endpoints.gateway,
       rate: spec.load.stages ? undefined : spec.load.rate,
       stages: spec.load.stages?.map((s) => ({ rate: s.rate, duration: s.duration })),
@@ -196,20 +195,33 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       durationMs,
       seed,
       maxInFlight: spec.load.maxInFlight,
-      payload: await seededPayload(
-        seed,
-        spec.load.fraudShare === undefined ? {} : { fraudShare: spec.load.fraudShare },
-      ),
+      // Plain options: the worker thread builds the seeded payload generator itself.
+      payloadOptions: spec.load.fraudShare === undefined ? {} : { fraudShare: spec.load.fraudShare },
+      threadNice: generatorNice(),
     });
+    const lag = new LagMeter(nowMs);
     driver.onRecord((r) => {
       records.push(r);
+      lag.add(r);
       journal.append('request', { r }, r.tDone);
     });
+    // The generator's own scheduling lag, per second of delivered records (harness health).
+    const journalLag = () => {
+      const l = lag.take();
+      if (l) journal.append('load.lag', l);
+    };
+    timers.push(setInterval(journalLag, 1000));
+    void driver.done.finally(journalLag).catch(() => undefined);
 
     const plan = planInjections(spec.faults, durationMs);
     await driver.start();
     loadStart = nowMs();
-    journal.append('load.start', { rate: spec.load.rate, durationMs, driver: spec.load.driver });
+    journal.append('load.start', {
+      rate: spec.load.rate,
+      durationMs,
+      driver: spec.load.driver,
+      generator_thread_nice: driver.threadNice,
+    });
     progress.phase('warm-up');
     progress.attach({
       records,
@@ -440,7 +452,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
         }
       : undefined,
     probes: entries.filter((e) => e.type === 'probe').map((e) => e.result as ProbeResult),
-    harness: harnessHealth(entries),
+    harness: harnessHealth(entries, whole.from),
     timeline: timeSeries(records, { from: loadStart, to: loadEnd, bucketMs: 1000, t0 }),
     ...qualityOf(records),
     markers: markers.sort((a, b) => a.t - b.t),
@@ -565,15 +577,38 @@ function toDriverSpec(f: Fault): Record<string, unknown> {
   }
 }
 
+/**
+ * Nice value of the generator's thread. The generator is the instrument: it needs a fraction of a
+ * core, and when the pipeline saturates the CPU a thread at the same priority waits its turn and
+ * sends late. -5 by default (needs CAP_SYS_NICE; otherwise the thread keeps the process's priority,
+ * journaled in load.start); FAULTLINE_GENERATOR_NICE overrides (0: same as the harness).
+ */
+function generatorNice(): number | undefined {
+  const v = process.env.FAULTLINE_GENERATOR_NICE;
+  if (v === undefined || v.trim() === '') return DEFAULT_GENERATOR_NICE;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= -20 && n <= 19 ? n : DEFAULT_GENERATOR_NICE;
+}
 /** Above this event-loop delay the runner was too starved for its latency figures to be trusted. */
 const STARVED_LOOP_DELAY_MS = 250;
 
-function harnessHealth(entries: { type: string; [k: string]: unknown }[]): ScenarioReport['harness'] {
+function harnessHealth(
+  entries: { type: string; [k: string]: unknown }[],
+  measuredFrom = Number.NEGATIVE_INFINITY,
+): ScenarioReport['harness'] {
   const h = entries.filter((e) => e.type === 'harness');
   if (!h.length) return undefined;
   const max = Math.max(...h.map((e) => Number(e.loopDelayMaxMs)));
   const p99 = Math.max(...h.map((e) => Number(e.loopDelayP99Ms)));
-  return { loopDelayMaxMs: max, loopDelayP99Ms: p99, starved: max > STARVED_LOOP_DELAY_MS };
+  // After warm-up, like the phases: the worker's first second (JIT, new connections) is warm-up's.
+  const lag = entries.filter((e) => e.type === 'load.lag' && Number(e.to) > measuredFrom);
+  const generator = lag.length
+    ? {
+        generatorLagP99Ms: Math.max(...lag.map((e) => Number(e.p99Ms))),
+        generatorLagMaxMs: Math.max(...lag.map((e) => Number(e.maxMs))),
+      }
+    : {};
+  return { loopDelayMaxMs: max, loopDelayP99Ms: p99, starved: max > STARVED_LOOP_DELAY_MS, ...generator };
 }
 
 /** Scenario files are shown relative to where faultline ran, when they are below it. */
