@@ -3,7 +3,6 @@
 // canary analysis on request. Everything it does is published as events (SSE / long-poll / NDJSON).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
-import client from 'prom-client';
 import { z } from 'zod';
 import type { Mechanism } from '../common/config.ts';
 import { badRequest, createService, HttpError, type Request } from '../common/service.ts';
@@ -11,33 +10,23 @@ import { parseBody } from '../common/validate.ts';
 import { RegistryClient, RegistryError } from '../registry/client.ts';
 import { CHALLENGER_ALIAS, CHAMPION_ALIAS, PRIMARY_MODEL } from '../schema.ts';
 import { EventLog, eventsHandler } from './events.ts';
+import { ChampionPoll, type Drift, Measurement, RETENTION_MS, scrapeTargets } from './measure.ts';
+import { createMetrics } from './metrics.ts';
 import {
   type Action,
   ALERT_NAMES,
   analyzeCanary,
-  type Baseline,
   type CanaryPlan,
   type CanaryVerdict,
   type ControllerState,
   canaryDecision,
   DEFAULT_THRESHOLDS,
   initialState,
-  RULES,
   type RuleResult,
   rollbackFailed,
   step,
   type Thresholds,
-  type VersionStats,
 } from './rules.ts';
-import {
-  histogramQuantile,
-  MetricHistory,
-  type Sample,
-  type Snapshot,
-  scrape,
-  snapshotIncrease,
-  sumOf,
-} from './scrape.ts';
 
 export interface ControllerConfig {
   port?: number;
@@ -65,33 +54,6 @@ export interface ControllerHandle {
   url: string;
   port: number;
   close(): Promise<void>;
-}
-
-/** Fallback reasons that mean the primary model itself failed (counted as errors of its version). */
-const MODEL_FAULT_REASONS = new Set(['primary_error', 'no_primary_model']);
-const PREDICT = '/v1/predict';
-const KEEP_NAMES = new Set([
-  'http_requests_total',
-  'http_request_duration_seconds_bucket',
-  'model_server_predictions_total',
-  'model_server_fallback_total',
-  'model_server_prediction_score_sum',
-  'model_server_prediction_score_count',
-  'model_server_feature_drift_psi',
-  'model_server_model_info',
-  'gateway_requests_total',
-  'gateway_request_duration_seconds_bucket',
-]);
-// The canary window is capped by the history kept; three minutes covers default plans many times over.
-const RETENTION_MS = 180_000;
-
-interface Target {
-  name: string;
-  url: string;
-  kind: 'gateway' | 'model';
-  up: boolean;
-  lastError: string | null;
-  lastScrapeMs: number | null;
 }
 
 interface CanaryRun {
@@ -134,27 +96,7 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
     timeoutMs: Math.max(1000, scrapeTimeoutMs),
   });
 
-  const targets: Target[] = [];
-  if (gatewayUrl)
-    targets.push({
-      name: 'gateway',
-      url: `${gatewayUrl}/metrics`,
-      kind: 'gateway',
-      up: false,
-      lastError: null,
-      lastScrapeMs: null,
-    });
-  for (const [i, u] of config.modelServerUrls.entries()) {
-    targets.push({
-      name: `model-server-${i}`,
-      url: `${u.replace(/\/+$/, '')}/metrics`,
-      kind: 'model',
-      up: false,
-      lastError: null,
-      lastScrapeMs: null,
-    });
-  }
-  const modelTargets = targets.filter((x) => x.kind === 'model').map((x) => x.name);
+  const targets = scrapeTargets(gatewayUrl, config.modelServerUrls);
 
   let firstEvaluation = false;
   const shutdown = new AbortController();
@@ -170,267 +112,24 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
   if (!config.adminToken)
     log.warn('ADMIN_TOKEN is not set: canary endpoints are open to anyone who can reach this port');
 
-  const registers = [svc.metrics];
-  const m = {
-    rollbacks: new client.Counter({
-      name: 'controller_rollbacks_total',
-      help: 'Champion alias moved back to the last good version, by rule',
-      labelNames: ['reason'],
-      registers,
-    }),
-    alerts: new client.Counter({
-      name: 'controller_alerts_total',
-      help: 'Alerts fired, by name',
-      labelNames: ['name'],
-      registers,
-    }),
-    evaluations: new client.Counter({
-      name: 'controller_evaluations_total',
-      help: 'Evaluation rounds completed',
-      registers,
-    }),
-    scrapeErrors: new client.Counter({
-      name: 'controller_scrape_errors_total',
-      help: 'Failed scrapes and registry polls, by target',
-      labelNames: ['target'],
-      registers,
-    }),
-    breach: new client.Gauge({
-      name: 'controller_breach',
-      help: '1 while the rule is breached at the latest evaluation',
-      labelNames: ['rule'],
-      registers,
-    }),
-    ruleValue: new client.Gauge({
-      name: 'controller_rule_value',
-      help: 'Latest measured value of each rule (NaN without data)',
-      labelNames: ['rule'],
-      registers,
-    }),
-    promotions: new client.Counter({
-      name: 'controller_promotions_total',
-      help: 'Canaries promoted to champion',
-      registers,
-    }),
-    canaryAborts: new client.Counter({
-      name: 'controller_canary_aborts_total',
-      help: 'Canaries aborted, by reason',
-      labelNames: ['reason'],
-      registers,
-    }),
-    retrains: new client.Counter({
-      name: 'controller_retrains_total',
-      help: 'Retrain triggers, by outcome',
-      labelNames: ['outcome'],
-      registers,
-    }),
-    canaryWeight: new client.Gauge({
-      name: 'controller_canary_weight',
-      help: 'Canary weight the controller last set on the gateway',
-      registers,
-    }),
-  };
-  for (const r of RULES) {
-    m.breach.set({ rule: r }, 0);
-    m.rollbacks.inc({ reason: r }, 0);
-  }
-  for (const x of targets) m.scrapeErrors.inc({ target: x.name }, 0);
-  m.scrapeErrors.inc({ target: 'registry' }, 0);
+  const m = createMetrics(
+    svc.metrics,
+    targets.map((x) => x.name),
+  );
 
   const events = new EventLog({ file: config.eventsFile, modelName, capacity: config.eventCapacity });
-  const history = new MetricHistory({
-    retentionMs: RETENTION_MS,
-    keep: (s) => KEEP_NAMES.has(s.name) && (!s.name.startsWith('http_') || s.labels.route === PREDICT),
-  });
-  // Long-run prediction distribution per version: the baseline a new version is compared with.
-  const cumulative = new Map<string, Baseline>();
+  const measurement = new Measurement({ targets, scrapeTimeoutMs, scrapeErrors: m.scrapeErrors });
+  const champions = new ChampionPoll({ registry, modelName, scrapeErrors: m.scrapeErrors, log });
 
   let state: ControllerState = initialState();
   let lastResults: RuleResult[] = [];
   let evaluatedVersion: string | null = null;
-  let registryUp = false;
   let lastEvaluationAt: number | null = null;
-  let maxPsi: { value: number; feature?: string } | null = null;
+  let maxPsi: Drift | null = null;
   let canary: CanaryRun | null = null;
   let retrainChild: ChildProcess | null = null;
   let timer: NodeJS.Timeout | undefined;
   let loopDone: Promise<void> = Promise.resolve();
-
-  // ---- measurement ----
-
-  function accumulate(prev: Snapshot | undefined, snap: Snapshot) {
-    if (!prev) return;
-    const primary = (l: Record<string, string>) => l.model_role === undefined || l.model_role === 'primary';
-    const add = (name: string, match: (l: Record<string, string>) => boolean, field: keyof Baseline) => {
-      for (const [version, inc] of snapshotIncrease(prev, snap, { name, match, groupBy: 'version' })) {
-        if (!version) continue;
-        let b = cumulative.get(version);
-        if (!b) {
-          b = { predictions: 0, positives: 0, scoreSum: 0, scoreCount: 0 };
-          cumulative.set(version, b);
-        }
-        b[field] += inc;
-      }
-    };
-    add('model_server_predictions_total', primary, 'predictions');
-    add('model_server_predictions_total', (l) => primary(l) && l.decision !== 'approve', 'positives');
-    add('model_server_prediction_score_sum', primary, 'scoreSum');
-    add('model_server_prediction_score_count', primary, 'scoreCount');
-  }
-
-  async function scrapeAll(now: number) {
-    await Promise.all(
-      targets.map(async (x) => {
-        let samples: Sample[];
-        try {
-          samples = await scrape(x.url, scrapeTimeoutMs);
-        } catch (e) {
-          // A dead replica is normal during chaos: count it and evaluate with what answered.
-          x.up = false;
-          x.lastError = (e as Error).message;
-          m.scrapeErrors.inc({ target: x.name });
-          return;
-        }
-        x.up = true;
-        x.lastError = null;
-        x.lastScrapeMs = now;
-        const { prev, snap } = history.ingest(x.name, now, samples);
-        if (x.kind === 'model') accumulate(prev, snap);
-      }),
-    );
-  }
-
-  async function pollChampion(): Promise<string | null> {
-    try {
-      const mv = await registry.getAlias(modelName, CHAMPION_ALIAS);
-      registryUp = true;
-      return mv?.version ?? null;
-    } catch (e) {
-      registryUp = false;
-      m.scrapeErrors.inc({ target: 'registry' });
-      log.warn({ err: (e as Error).message }, 'registry poll failed');
-      return null;
-    }
-  }
-
-  /** What `version` did in the window, attributed per replica by the model it served at each scrape. */
-  function versionStats(version: string, windowMs: number, now: number): VersionStats | null {
-    if (modelTargets.length === 0) return gatewayStats(windowMs, now);
-    const predict = (l: Record<string, string>) => l.route === PREDICT;
-    const codes = history.increase(
-      modelTargets,
-      { name: 'http_requests_total', match: predict, version, groupBy: 'code' },
-      windowMs,
-      now,
-    );
-    const faults = history.increase(
-      modelTargets,
-      { name: 'model_server_fallback_total', match: (l) => MODEL_FAULT_REASONS.has(l.reason), version },
-      windowMs,
-      now,
-    );
-    const buckets = history.increase(
-      modelTargets,
-      { name: 'http_request_duration_seconds_bucket', match: predict, version, groupBy: 'le' },
-      windowMs,
-      now,
-    );
-    const primary = (l: Record<string, string>) =>
-      l.version === version && (l.model_role === undefined || l.model_role === 'primary');
-    const decisions = history.increase(
-      modelTargets,
-      { name: 'model_server_predictions_total', match: primary, groupBy: 'decision' },
-      windowMs,
-      now,
-    );
-    const scoreSum = sumOf(
-      history.increase(
-        modelTargets,
-        { name: 'model_server_prediction_score_sum', match: primary },
-        windowMs,
-        now,
-      ),
-    );
-    const scoreCount = sumOf(
-      history.increase(
-        modelTargets,
-        { name: 'model_server_prediction_score_count', match: primary },
-        windowMs,
-        now,
-      ),
-    );
-    const requests = sumOf(codes);
-    const predictions = sumOf(decisions);
-    if (requests === 0 && predictions === 0) return null;
-    let errors = sumOf(faults);
-    for (const [code, n] of codes) if (code.startsWith('5')) errors += n;
-    const p99 = histogramQuantile(0.99, buckets);
-    return {
-      requests,
-      errors,
-      p99Ms: p99 === null ? null : p99 * 1000,
-      predictions,
-      positives: predictions - (decisions.get('approve') ?? 0),
-      scoreSum,
-      scoreCount,
-    };
-  }
-
-  /** Without model-server targets the gateway's view stands in for the champion (no distribution). */
-  function gatewayStats(windowMs: number, now: number): VersionStats | null {
-    const codes = history.increase(
-      ['gateway'],
-      { name: 'gateway_requests_total', groupBy: 'code' },
-      windowMs,
-      now,
-    );
-    const requests = sumOf(codes);
-    if (requests === 0) return null;
-    let errors = 0;
-    for (const [code, n] of codes) if (code.startsWith('5')) errors += n;
-    const p99 = histogramQuantile(
-      0.99,
-      history.increase(
-        ['gateway'],
-        { name: 'gateway_request_duration_seconds_bucket', groupBy: 'le' },
-        windowMs,
-        now,
-      ),
-    );
-    return {
-      requests,
-      errors,
-      p99Ms: p99 === null ? null : p99 * 1000,
-      predictions: 0,
-      positives: 0,
-      scoreSum: 0,
-      scoreCount: 0,
-    };
-  }
-
-  /** Front-door SLIs over the window, for /v1/state (the rules judge versions, not the gateway). */
-  function gatewayView(windowMs: number, now: number) {
-    const s = gatewayStats(windowMs, now);
-    return {
-      requests: s?.requests ?? 0,
-      error_rate: s && s.requests > 0 ? s.errors / s.requests : null,
-      p99_ms: s?.p99Ms ?? null,
-    };
-  }
-
-  function drift(now: number): { value: number; feature?: string } | null {
-    const gauges = history.latest(
-      modelTargets,
-      { name: 'model_server_feature_drift_psi' },
-      now,
-      t.windowS * 1000,
-    );
-    let best: { value: number; feature?: string } | null = null;
-    for (const g of gauges)
-      if (Number.isFinite(g.value) && (!best || g.value > best.value))
-        best = { value: g.value, feature: g.labels.feature };
-    return best;
-  }
 
   // ---- acting ----
 
@@ -667,10 +366,10 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
     const run = canary;
     if (run?.status !== 'running') return;
     const windowMs = Math.min(Math.max(now - run.step_started_ms, evalMs), RETENTION_MS);
-    const c = versionStats(run.version, windowMs, now);
-    const stable = state.champion ? versionStats(state.champion, windowMs, now) : null;
-    const baseline = state.lastGood ? (cumulative.get(state.lastGood) ?? null) : null;
-    const verdict = analyzeCanary(modelTargets.length ? c : null, stable, baseline, t);
+    const c = measurement.versionStats(run.version, windowMs, now);
+    const stable = state.champion ? measurement.versionStats(state.champion, windowMs, now) : null;
+    const baseline = state.lastGood ? measurement.baseline(state.lastGood) : null;
+    const verdict = analyzeCanary(measurement.modelTargets.length ? c : null, stable, baseline, t);
     run.last_verdict = verdict;
     const plan: CanaryPlan = { steps: run.steps, stepMs: run.step_seconds * 1000, maxStepFactor: 3 };
     const decision = canaryDecision(plan, run.step_index, run.step_started_ms, now, verdict);
@@ -709,8 +408,8 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
 
   async function evaluate() {
     const now = Date.now();
-    const [, polled] = await Promise.all([scrapeAll(now), pollChampion()]);
-    maxPsi = drift(now);
+    const [, polled] = await Promise.all([measurement.scrapeAll(now), champions.poll()]);
+    maxPsi = measurement.drift(now, t.windowS * 1000);
     // Decide with the champion the registry reports; when unreachable, with the one last seen.
     const champion = polled ?? state.champion;
     const lastGoodGuess =
@@ -720,8 +419,8 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
       {
         now,
         champion: polled,
-        stats: champion ? versionStats(champion, t.windowS * 1000, now) : null,
-        baseline: lastGoodGuess ? (cumulative.get(lastGoodGuess) ?? null) : null,
+        stats: champion ? measurement.versionStats(champion, t.windowS * 1000, now) : null,
+        baseline: lastGoodGuess ? measurement.baseline(lastGoodGuess) : null,
         maxPsi: maxPsi?.value ?? null,
         psiFeature: maxPsi?.feature,
       },
@@ -803,7 +502,7 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
         over_threshold_since: iso(state.driftSince),
         last_retrain_at: iso(state.lastRetrainAt),
       },
-      gateway: gatewayUrl ? gatewayView(t.windowS * 1000, now) : null,
+      gateway: gatewayUrl ? measurement.gatewayView(t.windowS * 1000, now) : null,
       canary,
       thresholds: t,
       targets: [
@@ -812,9 +511,9 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
           url: x.url,
           up: x.up,
           last_error: x.lastError,
-          served: history.served(x.name, now, t.windowS * 1000),
+          served: measurement.served(x.name, now, t.windowS * 1000),
         })),
-        { name: 'registry', url: config.registryUrl, up: registryUp, last_error: null, served: null },
+        { name: 'registry', url: config.registryUrl, up: champions.up, last_error: null, served: null },
       ],
       last_evaluation: iso(lastEvaluationAt),
       last_seq: events.lastSeq,
