@@ -1,7 +1,6 @@
 // The operator: scrapes gateway and model-server metrics every evaluation interval, polls the registry
 // champion, and acts on the decisions of rules.ts — auto-rollback, alerts, retrain trigger — plus
 // canary analysis on request. Everything it does is published as events (SSE / long-poll / NDJSON).
-import { type ChildProcess, spawn } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { Mechanism } from '../common/config.ts';
@@ -9,11 +8,12 @@ import { badRequest, createService, HttpError, type Request } from '../common/se
 import { parseBody } from '../common/validate.ts';
 import { RegistryClient, RegistryError } from '../registry/client.ts';
 import { CHALLENGER_ALIAS, CHAMPION_ALIAS, PRIMARY_MODEL } from '../schema.ts';
+import { type ActionDeps, execute } from './actions.ts';
 import { EventLog, eventsHandler } from './events.ts';
 import { ChampionPoll, type Drift, Measurement, RETENTION_MS, scrapeTargets } from './measure.ts';
 import { createMetrics } from './metrics.ts';
+import { RetrainJob } from './retrain.ts';
 import {
-  type Action,
   ALERT_NAMES,
   analyzeCanary,
   type CanaryPlan,
@@ -23,7 +23,6 @@ import {
   DEFAULT_THRESHOLDS,
   initialState,
   type RuleResult,
-  rollbackFailed,
   step,
   type Thresholds,
 } from './rules.ts';
@@ -120,6 +119,14 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
   const events = new EventLog({ file: config.eventsFile, modelName, capacity: config.eventCapacity });
   const measurement = new Measurement({ targets, scrapeTimeoutMs, scrapeErrors: m.scrapeErrors });
   const champions = new ChampionPoll({ registry, modelName, scrapeErrors: m.scrapeErrors, log });
+  const retrain = new RetrainJob({
+    command: config.retrainCommand,
+    timeoutMs: config.retrainTimeoutMs,
+    threshold: t.retrainPsi,
+    events,
+    retrains: m.retrains,
+  });
+  const actionDeps: ActionDeps = { registry, modelName, t, events, metrics: m, log, retrain };
 
   let state: ControllerState = initialState();
   let lastResults: RuleResult[] = [];
@@ -127,172 +134,8 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
   let lastEvaluationAt: number | null = null;
   let maxPsi: Drift | null = null;
   let canary: CanaryRun | null = null;
-  let retrainChild: ChildProcess | null = null;
   let timer: NodeJS.Timeout | undefined;
   let loopDone: Promise<void> = Promise.resolve();
-
-  // ---- acting ----
-
-  async function execute(a: Action, now: number) {
-    switch (a.type) {
-      case 'alert': {
-        m.alerts.inc({ name: a.name });
-        events.append(
-          {
-            type: 'alert',
-            reason: a.reason,
-            from_version: a.version,
-            to_version: a.to_version ?? null,
-            details: {
-              name: a.name,
-              rule: a.rule ?? null,
-              value: a.value,
-              threshold: a.threshold,
-              window_s: t.windowS,
-              ...a.details,
-            },
-          },
-          now,
-        );
-        log.warn({ alert: a.name, value: a.value, threshold: a.threshold, version: a.version }, 'alert');
-        return;
-      }
-      case 'alert_resolved':
-        events.append(
-          {
-            type: 'alert_resolved',
-            reason: a.rule,
-            from_version: a.version,
-            details: { name: a.name, rule: a.rule, value: a.value, threshold: a.threshold },
-          },
-          now,
-        );
-        log.info({ alert: a.name }, 'alert resolved');
-        return;
-      case 'good':
-        log.info({ version: a.version, previous: a.previous }, 'version is now the last good version');
-        return;
-      case 'rollback': {
-        try {
-          await registry.setAlias(modelName, CHAMPION_ALIAS, a.to);
-        } catch (e) {
-          state = rollbackFailed(state, a.from);
-          m.alerts.inc({ name: 'RollbackFailed' });
-          events.append(
-            {
-              type: 'alert',
-              reason: 'rollback_failed',
-              from_version: a.from,
-              to_version: a.to,
-              details: { name: 'RollbackFailed', rule: a.rule, error: (e as Error).message },
-            },
-            Date.now(),
-          );
-          log.error({ err: (e as Error).message, from: a.from, to: a.to }, 'rollback failed');
-          return;
-        }
-        m.rollbacks.inc({ reason: a.rule });
-        events.append(
-          {
-            type: 'rollback',
-            reason: a.rule,
-            from_version: a.from,
-            to_version: a.to,
-            details: {
-              rule: a.rule,
-              alert: ALERT_NAMES[a.rule],
-              value: a.value,
-              threshold: a.threshold,
-              window_s: t.windowS,
-              breach_evaluations: t.breachEvaluations,
-              cooldown_until: new Date(state.cooldownUntil).toISOString(),
-              breaching: a.breaching.map((r) => ({
-                rule: r.rule,
-                value: r.value,
-                threshold: r.threshold,
-                samples: r.samples,
-              })),
-            },
-          },
-          Date.now(),
-        );
-        log.warn({ from: a.from, to: a.to, rule: a.rule, value: a.value }, 'rolled back champion');
-        return;
-      }
-      case 'retrain':
-        triggerRetrain(a, now);
-        return;
-    }
-  }
-
-  function triggerRetrain(a: Extract<Action, { type: 'retrain' }>, now: number) {
-    const command = config.retrainCommand?.length ? config.retrainCommand : null;
-    const base = {
-      max_psi: a.maxPsi,
-      feature: a.feature ?? null,
-      threshold: t.retrainPsi,
-      drift_since: new Date(a.driftSince).toISOString(),
-      command,
-    };
-    if (!command) {
-      m.retrains.inc({ outcome: 'triggered' });
-      events.append(
-        { type: 'retrain', reason: 'persistent_drift', details: { phase: 'triggered', ...base } },
-        now,
-      );
-      return;
-    }
-    if (retrainChild) {
-      events.append(
-        {
-          type: 'retrain',
-          reason: 'persistent_drift',
-          details: { phase: 'skipped', why: 'a retrain job is still running', ...base },
-        },
-        now,
-      );
-      return;
-    }
-    m.retrains.inc({ outcome: 'started' });
-    events.append(
-      { type: 'retrain', reason: 'persistent_drift', details: { phase: 'started', ...base } },
-      now,
-    );
-    const started = Date.now();
-    let output = '';
-    const keep = (b: Buffer) => {
-      output = (output + b.toString('utf8')).slice(-2000);
-    };
-    const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    retrainChild = child;
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    const timeout = setTimeout(() => child.kill('SIGTERM'), config.retrainTimeoutMs ?? 900_000);
-    let reported = false;
-    const finish = (code: number | null, signal: NodeJS.Signals | null, error?: Error) => {
-      if (reported) return;
-      reported = true;
-      clearTimeout(timeout);
-      retrainChild = null;
-      const ok = code === 0 && !error;
-      m.retrains.inc({ outcome: ok ? 'succeeded' : 'failed' });
-      events.append({
-        type: 'retrain',
-        reason: 'persistent_drift',
-        details: {
-          phase: ok ? 'succeeded' : 'failed',
-          exit_code: code,
-          signal,
-          error: error?.message ?? null,
-          duration_ms: Date.now() - started,
-          output_tail: output,
-          command,
-        },
-      });
-    };
-    child.on('error', (e) => finish(null, null, e));
-    child.on('close', (code, signal) => finish(code, signal));
-  }
 
   // ---- canary ----
 
@@ -434,7 +277,7 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
       m.breach.set({ rule: r.rule }, r.status === 'breach' ? 1 : 0);
       m.ruleValue.set({ rule: r.rule }, r.value ?? Number.NaN);
     }
-    for (const a of out.actions) await execute(a, now);
+    for (const a of out.actions) state = await execute(a, now, state, actionDeps);
     await advanceCanary(now);
     m.evaluations.inc();
     lastEvaluationAt = now;
@@ -587,7 +430,7 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
   function stopWork() {
     shutdown.abort();
     clearTimeout(timer);
-    retrainChild?.kill('SIGTERM');
+    retrain.stop();
   }
   // Registered before listen() so it runs before the skeleton's handler closes the server: open SSE
   // streams and long-polls end first instead of waiting out the connection grace period.
