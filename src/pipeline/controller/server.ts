@@ -4,22 +4,19 @@
 import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { Mechanism } from '../common/config.ts';
-import { badRequest, createService, HttpError, type Request } from '../common/service.ts';
+import { createService, HttpError, type Request } from '../common/service.ts';
 import { parseBody } from '../common/validate.ts';
-import { RegistryClient, RegistryError } from '../registry/client.ts';
-import { CHALLENGER_ALIAS, CHAMPION_ALIAS, PRIMARY_MODEL } from '../schema.ts';
+import { RegistryClient } from '../registry/client.ts';
+import { PRIMARY_MODEL } from '../schema.ts';
 import { type ActionDeps, execute } from './actions.ts';
+import { Canary } from './canary.ts';
 import { EventLog, eventsHandler } from './events.ts';
-import { ChampionPoll, type Drift, Measurement, RETENTION_MS, scrapeTargets } from './measure.ts';
+import { ChampionPoll, type Drift, Measurement, scrapeTargets } from './measure.ts';
 import { createMetrics } from './metrics.ts';
 import { RetrainJob } from './retrain.ts';
 import {
   ALERT_NAMES,
-  analyzeCanary,
-  type CanaryPlan,
-  type CanaryVerdict,
   type ControllerState,
-  canaryDecision,
   DEFAULT_THRESHOLDS,
   initialState,
   type RuleResult,
@@ -53,22 +50,6 @@ export interface ControllerHandle {
   url: string;
   port: number;
   close(): Promise<void>;
-}
-
-interface CanaryRun {
-  status: 'running' | 'promoted' | 'aborted';
-  version: string;
-  stable_version: string | null;
-  steps: number[];
-  step_seconds: number;
-  step_index: number;
-  weight: number;
-  started_at: string;
-  step_started_ms: number;
-  finished_at: string | null;
-  reason: string | null;
-  last_verdict: CanaryVerdict | null;
-  history: { step_index: number; weight: number; verdict: CanaryVerdict['verdict']; at: string }[];
 }
 
 const CanaryRequest = z
@@ -126,6 +107,20 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
     events,
     retrains: m.retrains,
   });
+  const canary = new Canary({
+    registry,
+    modelName,
+    gatewayUrl,
+    adminToken: config.adminToken,
+    measurement,
+    t,
+    evalMs,
+    defaultSteps: config.canarySteps,
+    defaultStepSeconds: config.canaryStepSeconds,
+    events,
+    metrics: m,
+    log,
+  });
   const actionDeps: ActionDeps = { registry, modelName, t, events, metrics: m, log, retrain };
 
   let state: ControllerState = initialState();
@@ -133,119 +128,8 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
   let evaluatedVersion: string | null = null;
   let lastEvaluationAt: number | null = null;
   let maxPsi: Drift | null = null;
-  let canary: CanaryRun | null = null;
   let timer: NodeJS.Timeout | undefined;
   let loopDone: Promise<void> = Promise.resolve();
-
-  // ---- canary ----
-
-  async function setGatewayWeight(weight: number) {
-    if (!gatewayUrl) throw new Error('no gateway configured (GATEWAY_URL)');
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (config.adminToken) headers.authorization = `Bearer ${config.adminToken}`;
-    const res = await fetch(`${gatewayUrl}/v1/admin/canary`, {
-      method: 'PUT',
-      headers,
-      body: JSON.stringify({ weight }),
-      signal: AbortSignal.timeout(3000),
-    });
-    const text = await res.text();
-    if (!res.ok)
-      throw new Error(`gateway PUT /v1/admin/canary ${weight}: HTTP ${res.status} ${text.slice(0, 300)}`);
-    m.canaryWeight.set(weight);
-  }
-
-  async function endCanary(run: CanaryRun, outcome: 'promoted' | 'aborted', reason: string, now: number) {
-    const problems: string[] = [];
-    if (outcome === 'promoted') {
-      try {
-        await registry.setAlias(modelName, CHAMPION_ALIAS, run.version);
-      } catch (e) {
-        problems.push(`promote: ${(e as Error).message}`);
-        outcome = 'aborted';
-        reason = 'promotion_failed';
-      }
-    }
-    // Traffic back to the stable pool first, then the challenger alias goes away.
-    await setGatewayWeight(0).catch((e: Error) => problems.push(`weight 0: ${e.message}`));
-    await registry
-      .deleteAlias(modelName, CHALLENGER_ALIAS)
-      .catch((e: Error) => problems.push(`delete challenger: ${e.message}`));
-    run.status = outcome;
-    run.reason = reason;
-    run.weight = 0;
-    run.finished_at = new Date(now).toISOString();
-    const details = {
-      steps: run.steps,
-      step_seconds: run.step_seconds,
-      step_index: run.step_index,
-      verdict: run.last_verdict,
-      history: run.history,
-      problems,
-    };
-    if (outcome === 'promoted') {
-      m.promotions.inc();
-      events.append({
-        type: 'promotion',
-        reason,
-        from_version: run.stable_version,
-        to_version: run.version,
-        details,
-      });
-    } else {
-      m.canaryAborts.inc({ reason });
-      events.append({
-        type: 'canary_abort',
-        reason,
-        from_version: run.stable_version,
-        to_version: run.version,
-        details,
-      });
-    }
-    log.info({ outcome, reason, version: run.version }, 'canary finished');
-  }
-
-  async function advanceCanary(now: number) {
-    const run = canary;
-    if (run?.status !== 'running') return;
-    const windowMs = Math.min(Math.max(now - run.step_started_ms, evalMs), RETENTION_MS);
-    const c = measurement.versionStats(run.version, windowMs, now);
-    const stable = state.champion ? measurement.versionStats(state.champion, windowMs, now) : null;
-    const baseline = state.lastGood ? measurement.baseline(state.lastGood) : null;
-    const verdict = analyzeCanary(measurement.modelTargets.length ? c : null, stable, baseline, t);
-    run.last_verdict = verdict;
-    const plan: CanaryPlan = { steps: run.steps, stepMs: run.step_seconds * 1000, maxStepFactor: 3 };
-    const decision = canaryDecision(plan, run.step_index, run.step_started_ms, now, verdict);
-    if (decision === 'wait') return;
-    run.history.push({
-      step_index: run.step_index,
-      weight: run.weight,
-      verdict: verdict.verdict,
-      at: new Date(now).toISOString(),
-    });
-    if (decision === 'abort') {
-      await endCanary(
-        run,
-        'aborted',
-        verdict.verdict === 'fail' ? 'analysis_failed' : 'insufficient_samples',
-        now,
-      );
-    } else if (decision === 'promote') {
-      await endCanary(run, 'promoted', 'analysis_passed', now);
-    } else {
-      const next = run.steps[run.step_index + 1];
-      try {
-        await setGatewayWeight(next);
-      } catch (e) {
-        run.last_verdict = { ...verdict, reasons: [...verdict.reasons, (e as Error).message] };
-        await endCanary(run, 'aborted', 'gateway_error', now);
-        return;
-      }
-      run.step_index++;
-      run.weight = next;
-      run.step_started_ms = now;
-    }
-  }
 
   // ---- the loop ----
 
@@ -278,7 +162,7 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
       m.ruleValue.set({ rule: r.rule }, r.value ?? Number.NaN);
     }
     for (const a of out.actions) state = await execute(a, now, state, actionDeps);
-    await advanceCanary(now);
+    await canary.advance(now, state);
     m.evaluations.inc();
     lastEvaluationAt = now;
     firstEvaluation = true;
@@ -346,7 +230,7 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
         last_retrain_at: iso(state.lastRetrainAt),
       },
       gateway: gatewayUrl ? measurement.gatewayView(t.windowS * 1000, now) : null,
-      canary,
+      canary: canary.run,
       thresholds: t,
       targets: [
         ...targets.map((x) => ({
@@ -363,68 +247,21 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
     };
   });
 
-  svc.route('GET', '/v1/canary', () => ({ canary }));
+  svc.route('GET', '/v1/canary', () => ({ canary: canary.run }));
 
   svc.route('POST', '/v1/canary', async (req) => {
     requireAdmin(req);
     const body = parseBody(CanaryRequest, await req.json());
-    if (canary?.status === 'running') {
-      throw new HttpError(
-        409,
-        'CANARY_IN_PROGRESS',
-        `version: a canary of version ${canary.version} is still running (DELETE /v1/canary aborts it)`,
-        'version',
-      );
-    }
-    if (!gatewayUrl)
-      throw new HttpError(
-        409,
-        'NO_GATEWAY',
-        'no gateway configured (GATEWAY_URL): the canary weight cannot be set',
-      );
-    if (body.version === state.champion)
-      throw badRequest('version', `version ${body.version} is already the champion`);
-    try {
-      await registry.getModelVersion(modelName, body.version);
-      await registry.setAlias(modelName, CHALLENGER_ALIAS, body.version);
-    } catch (e) {
-      if (e instanceof RegistryError && e.errorCode === 'RESOURCE_DOES_NOT_EXIST') {
-        throw badRequest('version', `model version ${modelName}/${body.version} does not exist`);
-      }
-      throw new HttpError(502, 'REGISTRY_UNAVAILABLE', `registry: ${(e as Error).message}`);
-    }
-    const steps = body.steps ?? config.canarySteps ?? [10, 50];
-    try {
-      await setGatewayWeight(steps[0]);
-    } catch (e) {
-      await registry.deleteAlias(modelName, CHALLENGER_ALIAS).catch(() => undefined);
-      throw new HttpError(502, 'GATEWAY_UNAVAILABLE', `gateway: ${(e as Error).message}`);
-    }
-    const now = Date.now();
-    canary = {
-      status: 'running',
-      version: body.version,
-      stable_version: state.champion,
-      steps,
-      step_seconds: body.step_seconds ?? config.canaryStepSeconds ?? 30,
-      step_index: 0,
-      weight: steps[0],
-      started_at: new Date(now).toISOString(),
-      step_started_ms: now,
-      finished_at: null,
-      reason: null,
-      last_verdict: null,
-      history: [],
-    };
-    log.info({ version: body.version, steps, step_seconds: canary.step_seconds }, 'canary started');
-    return { status: 202, body: { canary } };
+    const run = await canary.begin(body, () => state.champion);
+    return { status: 202, body: { canary: run } };
   });
 
   svc.route('DELETE', '/v1/canary', async (req) => {
     requireAdmin(req);
-    if (canary?.status !== 'running') throw new HttpError(409, 'NO_CANARY', 'no canary is running');
-    await endCanary(canary, 'aborted', 'manual', Date.now());
-    return { canary };
+    const run = canary.run;
+    if (run?.status !== 'running') throw new HttpError(409, 'NO_CANARY', 'no canary is running');
+    await canary.end(run, 'aborted', 'manual', Date.now());
+    return { canary: canary.run };
   });
 
   function stopWork() {
