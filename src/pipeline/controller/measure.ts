@@ -177,22 +177,10 @@ export class Measurement {
       windowMs,
       now,
     );
-    const scoreSum = sumOf(
-      history.increase(
-        modelTargets,
-        { name: 'model_server_prediction_score_sum', match: primary },
-        windowMs,
-        now,
-      ),
-    );
-    const scoreCount = sumOf(
-      history.increase(
-        modelTargets,
-        { name: 'model_server_prediction_score_count', match: primary },
-        windowMs,
-        now,
-      ),
-    );
+    const primarySum = (name: string) =>
+      sumOf(history.increase(modelTargets, { name, match: primary }, windowMs, now));
+    const scoreSum = primarySum('model_server_prediction_score_sum');
+    const scoreCount = primarySum('model_server_prediction_score_count');
     const requests = sumOf(codes);
     const predictions = sumOf(decisions);
     if (requests === 0 && predictions === 0) return null;
