@@ -1,12 +1,7 @@
 // The operator: scrapes gateway and model-server metrics every evaluation interval, polls the registry
 // champion, and acts on the decisions of rules.ts — auto-rollback, alerts, retrain trigger — plus
 // canary analysis on request. Everything it does is published as events (SSE / long-poll / NDJSON).
-// This file only wires the parts together; each lives in its own module:
-//   measure.ts  scrapes, metric history, per-version stats, drift, champion poll
-//   rules.ts    every decision (rollback, alerts, retrain, canary verdict), pure
-//   actions.ts  carries out the decisions: alerts, the auto-rollback alias write
-//   retrain.ts  the retrain job      canary.ts  canary runs      loop.ts  the evaluation loop
-//   http.ts     the HTTP API         metrics.ts the controller's own metrics
+// This file only wires the parts together: README.md ("Code") says which module holds what.
 import type { Mechanism } from '../common/config.ts';
 import { createService } from '../common/service.ts';
 import { RegistryClient } from '../registry/client.ts';
