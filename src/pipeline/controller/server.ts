@@ -1,43 +1,20 @@
 // The operator: scrapes gateway and model-server metrics every evaluation interval, polls the registry
 // champion, and acts on the decisions of rules.ts — auto-rollback, alerts, retrain trigger — plus
 // canary analysis on request. Everything it does is published as events (SSE / long-poll / NDJSON).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { timingSafeEqual } from 'node:crypto';
-import client from 'prom-client';
-import { z } from 'zod';
+// This file only wires the parts together: README.md ("Code") says which module holds what.
 import type { Mechanism } from '../common/config.ts';
-import { badRequest, createService, HttpError, type Request } from '../common/service.ts';
-import { parseBody } from '../common/validate.ts';
-import { RegistryClient, RegistryError } from '../registry/client.ts';
-import { CHALLENGER_ALIAS, CHAMPION_ALIAS, PRIMARY_MODEL } from '../schema.ts';
-import { EventLog, eventsHandler } from './events.ts';
-import {
-  type Action,
-  ALERT_NAMES,
-  analyzeCanary,
-  type Baseline,
-  type CanaryPlan,
-  type CanaryVerdict,
-  type ControllerState,
-  canaryDecision,
-  DEFAULT_THRESHOLDS,
-  initialState,
-  RULES,
-  type RuleResult,
-  rollbackFailed,
-  step,
-  type Thresholds,
-  type VersionStats,
-} from './rules.ts';
-import {
-  histogramQuantile,
-  MetricHistory,
-  type Sample,
-  type Snapshot,
-  scrape,
-  snapshotIncrease,
-  sumOf,
-} from './scrape.ts';
+import { createService } from '../common/service.ts';
+import { RegistryClient } from '../registry/client.ts';
+import { PRIMARY_MODEL } from '../schema.ts';
+import type { ActionDeps } from './actions.ts';
+import { Canary } from './canary.ts';
+import { EventLog } from './events.ts';
+import { registerRoutes } from './http.ts';
+import { EvaluationLoop } from './loop.ts';
+import { ChampionPoll, Measurement, scrapeTargets } from './measure.ts';
+import { createMetrics } from './metrics.ts';
+import { RetrainJob } from './retrain.ts';
+import { DEFAULT_THRESHOLDS, type Thresholds } from './rules.ts';
 
 export interface ControllerConfig {
   port?: number;
@@ -67,59 +44,6 @@ export interface ControllerHandle {
   close(): Promise<void>;
 }
 
-/** Fallback reasons that mean the primary model itself failed (counted as errors of its version). */
-const MODEL_FAULT_REASONS = new Set(['primary_error', 'no_primary_model']);
-const PREDICT = '/v1/predict';
-const KEEP_NAMES = new Set([
-  'http_requests_total',
-  'http_request_duration_seconds_bucket',
-  'model_server_predictions_total',
-  'model_server_fallback_total',
-  'model_server_prediction_score_sum',
-  'model_server_prediction_score_count',
-  'model_server_feature_drift_psi',
-  'model_server_model_info',
-  'gateway_requests_total',
-  'gateway_request_duration_seconds_bucket',
-]);
-// The canary window is capped by the history kept; three minutes covers default plans many times over.
-const RETENTION_MS = 180_000;
-
-interface Target {
-  name: string;
-  url: string;
-  kind: 'gateway' | 'model';
-  up: boolean;
-  lastError: string | null;
-  lastScrapeMs: number | null;
-}
-
-interface CanaryRun {
-  status: 'running' | 'promoted' | 'aborted';
-  version: string;
-  stable_version: string | null;
-  steps: number[];
-  step_seconds: number;
-  step_index: number;
-  weight: number;
-  started_at: string;
-  step_started_ms: number;
-  finished_at: string | null;
-  reason: string | null;
-  last_verdict: CanaryVerdict | null;
-  history: { step_index: number; weight: number; verdict: CanaryVerdict['verdict']; at: string }[];
-}
-
-const CanaryRequest = z
-  .object({
-    version: z
-      .union([z.string().regex(/^\d+$/, 'expected a version number'), z.number().int().positive()])
-      .transform(String),
-    steps: z.array(z.number().int().min(1).max(100)).min(1).max(20).optional(),
-    step_seconds: z.number().positive().max(3600).optional(),
-  })
-  .strict();
-
 export async function start(config: ControllerConfig): Promise<ControllerHandle> {
   const t: Thresholds = { ...DEFAULT_THRESHOLDS, ...config.thresholds };
   const evalMs = config.evalIntervalMs ?? 1000;
@@ -127,42 +51,20 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
   const rollbackDisabled = config.disabled?.has('rollback') ?? false;
   const scrapeTimeoutMs = config.scrapeTimeoutMs ?? Math.max(200, Math.round(evalMs * 0.8));
   const gatewayUrl = config.gatewayUrl?.replace(/\/+$/, '');
-  const adminToken = config.adminToken ? Buffer.from(config.adminToken) : undefined;
   const registry = new RegistryClient({
     url: config.registryUrl,
     token: config.adminToken,
     timeoutMs: Math.max(1000, scrapeTimeoutMs),
   });
 
-  const targets: Target[] = [];
-  if (gatewayUrl)
-    targets.push({
-      name: 'gateway',
-      url: `${gatewayUrl}/metrics`,
-      kind: 'gateway',
-      up: false,
-      lastError: null,
-      lastScrapeMs: null,
-    });
-  for (const [i, u] of config.modelServerUrls.entries()) {
-    targets.push({
-      name: `model-server-${i}`,
-      url: `${u.replace(/\/+$/, '')}/metrics`,
-      kind: 'model',
-      up: false,
-      lastError: null,
-      lastScrapeMs: null,
-    });
-  }
-  const modelTargets = targets.filter((x) => x.kind === 'model').map((x) => x.name);
+  const targets = scrapeTargets(gatewayUrl, config.modelServerUrls);
 
-  let firstEvaluation = false;
   const shutdown = new AbortController();
   const svc = createService({
     name: 'controller',
     port: config.port,
     host: config.host,
-    ready: () => firstEvaluation,
+    ready: () => loop.evaluatedOnce,
     // Also reached through the skeleton's own SIGTERM handling, which bypasses close() below.
     onShutdown: () => stopWork(),
   });
@@ -170,725 +72,68 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
   if (!config.adminToken)
     log.warn('ADMIN_TOKEN is not set: canary endpoints are open to anyone who can reach this port');
 
-  const registers = [svc.metrics];
-  const m = {
-    rollbacks: new client.Counter({
-      name: 'controller_rollbacks_total',
-      help: 'Champion alias moved back to the last good version, by rule',
-      labelNames: ['reason'],
-      registers,
-    }),
-    alerts: new client.Counter({
-      name: 'controller_alerts_total',
-      help: 'Alerts fired, by name',
-      labelNames: ['name'],
-      registers,
-    }),
-    evaluations: new client.Counter({
-      name: 'controller_evaluations_total',
-      help: 'Evaluation rounds completed',
-      registers,
-    }),
-    scrapeErrors: new client.Counter({
-      name: 'controller_scrape_errors_total',
-      help: 'Failed scrapes and registry polls, by target',
-      labelNames: ['target'],
-      registers,
-    }),
-    breach: new client.Gauge({
-      name: 'controller_breach',
-      help: '1 while the rule is breached at the latest evaluation',
-      labelNames: ['rule'],
-      registers,
-    }),
-    ruleValue: new client.Gauge({
-      name: 'controller_rule_value',
-      help: 'Latest measured value of each rule (NaN without data)',
-      labelNames: ['rule'],
-      registers,
-    }),
-    promotions: new client.Counter({
-      name: 'controller_promotions_total',
-      help: 'Canaries promoted to champion',
-      registers,
-    }),
-    canaryAborts: new client.Counter({
-      name: 'controller_canary_aborts_total',
-      help: 'Canaries aborted, by reason',
-      labelNames: ['reason'],
-      registers,
-    }),
-    retrains: new client.Counter({
-      name: 'controller_retrains_total',
-      help: 'Retrain triggers, by outcome',
-      labelNames: ['outcome'],
-      registers,
-    }),
-    canaryWeight: new client.Gauge({
-      name: 'controller_canary_weight',
-      help: 'Canary weight the controller last set on the gateway',
-      registers,
-    }),
-  };
-  for (const r of RULES) {
-    m.breach.set({ rule: r }, 0);
-    m.rollbacks.inc({ reason: r }, 0);
-  }
-  for (const x of targets) m.scrapeErrors.inc({ target: x.name }, 0);
-  m.scrapeErrors.inc({ target: 'registry' }, 0);
+  const m = createMetrics(
+    svc.metrics,
+    targets.map((x) => x.name),
+  );
 
   const events = new EventLog({ file: config.eventsFile, modelName, capacity: config.eventCapacity });
-  const history = new MetricHistory({
-    retentionMs: RETENTION_MS,
-    keep: (s) => KEEP_NAMES.has(s.name) && (!s.name.startsWith('http_') || s.labels.route === PREDICT),
+  const measurement = new Measurement({ targets, scrapeTimeoutMs, scrapeErrors: m.scrapeErrors });
+  const champions = new ChampionPoll({ registry, modelName, scrapeErrors: m.scrapeErrors, log });
+  const retrain = new RetrainJob({
+    command: config.retrainCommand,
+    timeoutMs: config.retrainTimeoutMs,
+    threshold: t.retrainPsi,
+    events,
+    retrains: m.retrains,
   });
-  // Long-run prediction distribution per version: the baseline a new version is compared with.
-  const cumulative = new Map<string, Baseline>();
-
-  let state: ControllerState = initialState();
-  let lastResults: RuleResult[] = [];
-  let evaluatedVersion: string | null = null;
-  let registryUp = false;
-  let lastEvaluationAt: number | null = null;
-  let maxPsi: { value: number; feature?: string } | null = null;
-  let canary: CanaryRun | null = null;
-  let retrainChild: ChildProcess | null = null;
-  let timer: NodeJS.Timeout | undefined;
-  let loopDone: Promise<void> = Promise.resolve();
-
-  // ---- measurement ----
-
-  function accumulate(prev: Snapshot | undefined, snap: Snapshot) {
-    if (!prev) return;
-    const primary = (l: Record<string, string>) => l.model_role === undefined || l.model_role === 'primary';
-    const add = (name: string, match: (l: Record<string, string>) => boolean, field: keyof Baseline) => {
-      for (const [version, inc] of snapshotIncrease(prev, snap, { name, match, groupBy: 'version' })) {
-        if (!version) continue;
-        let b = cumulative.get(version);
-        if (!b) {
-          b = { predictions: 0, positives: 0, scoreSum: 0, scoreCount: 0 };
-          cumulative.set(version, b);
-        }
-        b[field] += inc;
-      }
-    };
-    add('model_server_predictions_total', primary, 'predictions');
-    add('model_server_predictions_total', (l) => primary(l) && l.decision !== 'approve', 'positives');
-    add('model_server_prediction_score_sum', primary, 'scoreSum');
-    add('model_server_prediction_score_count', primary, 'scoreCount');
-  }
-
-  async function scrapeAll(now: number) {
-    await Promise.all(
-      targets.map(async (x) => {
-        let samples: Sample[];
-        try {
-          samples = await scrape(x.url, scrapeTimeoutMs);
-        } catch (e) {
-          // A dead replica is normal during chaos: count it and evaluate with what answered.
-          x.up = false;
-          x.lastError = (e as Error).message;
-          m.scrapeErrors.inc({ target: x.name });
-          return;
-        }
-        x.up = true;
-        x.lastError = null;
-        x.lastScrapeMs = now;
-        const { prev, snap } = history.ingest(x.name, now, samples);
-        if (x.kind === 'model') accumulate(prev, snap);
-      }),
-    );
-  }
-
-  async function pollChampion(): Promise<string | null> {
-    try {
-      const mv = await registry.getAlias(modelName, CHAMPION_ALIAS);
-      registryUp = true;
-      return mv?.version ?? null;
-    } catch (e) {
-      registryUp = false;
-      m.scrapeErrors.inc({ target: 'registry' });
-      log.warn({ err: (e as Error).message }, 'registry poll failed');
-      return null;
-    }
-  }
-
-  /** What `version` did in the window, attributed per replica by the model it served at each scrape. */
-  function versionStats(version: string, windowMs: number, now: number): VersionStats | null {
-    if (modelTargets.length === 0) return gatewayStats(windowMs, now);
-    const predict = (l: Record<string, string>) => l.route === PREDICT;
-    const codes = history.increase(
-      modelTargets,
-      { name: 'http_requests_total', match: predict, version, groupBy: 'code' },
-      windowMs,
-      now,
-    );
-    const faults = history.increase(
-      modelTargets,
-      { name: 'model_server_fallback_total', match: (l) => MODEL_FAULT_REASONS.has(l.reason), version },
-      windowMs,
-      now,
-    );
-    const buckets = history.increase(
-      modelTargets,
-      { name: 'http_request_duration_seconds_bucket', match: predict, version, groupBy: 'le' },
-      windowMs,
-      now,
-    );
-    const primary = (l: Record<string, string>) =>
-      l.version === version && (l.model_role === undefined || l.model_role === 'primary');
-    const decisions = history.increase(
-      modelTargets,
-      { name: 'model_server_predictions_total', match: primary, groupBy: 'decision' },
-      windowMs,
-      now,
-    );
-    const scoreSum = sumOf(
-      history.increase(
-        modelTargets,
-        { name: 'model_server_prediction_score_sum', match: primary },
-        windowMs,
-        now,
-      ),
-    );
-    const scoreCount = sumOf(
-      history.increase(
-        modelTargets,
-        { name: 'model_server_prediction_score_count', match: primary },
-        windowMs,
-        now,
-      ),
-    );
-    const requests = sumOf(codes);
-    const predictions = sumOf(decisions);
-    if (requests === 0 && predictions === 0) return null;
-    let errors = sumOf(faults);
-    for (const [code, n] of codes) if (code.startsWith('5')) errors += n;
-    const p99 = histogramQuantile(0.99, buckets);
-    return {
-      requests,
-      errors,
-      p99Ms: p99 === null ? null : p99 * 1000,
-      predictions,
-      positives: predictions - (decisions.get('approve') ?? 0),
-      scoreSum,
-      scoreCount,
-    };
-  }
-
-  /** Without model-server targets the gateway's view stands in for the champion (no distribution). */
-  function gatewayStats(windowMs: number, now: number): VersionStats | null {
-    const codes = history.increase(
-      ['gateway'],
-      { name: 'gateway_requests_total', groupBy: 'code' },
-      windowMs,
-      now,
-    );
-    const requests = sumOf(codes);
-    if (requests === 0) return null;
-    let errors = 0;
-    for (const [code, n] of codes) if (code.startsWith('5')) errors += n;
-    const p99 = histogramQuantile(
-      0.99,
-      history.increase(
-        ['gateway'],
-        { name: 'gateway_request_duration_seconds_bucket', groupBy: 'le' },
-        windowMs,
-        now,
-      ),
-    );
-    return {
-      requests,
-      errors,
-      p99Ms: p99 === null ? null : p99 * 1000,
-      predictions: 0,
-      positives: 0,
-      scoreSum: 0,
-      scoreCount: 0,
-    };
-  }
-
-  /** Front-door SLIs over the window, for /v1/state (the rules judge versions, not the gateway). */
-  function gatewayView(windowMs: number, now: number) {
-    const s = gatewayStats(windowMs, now);
-    return {
-      requests: s?.requests ?? 0,
-      error_rate: s && s.requests > 0 ? s.errors / s.requests : null,
-      p99_ms: s?.p99Ms ?? null,
-    };
-  }
-
-  function drift(now: number): { value: number; feature?: string } | null {
-    const gauges = history.latest(
-      modelTargets,
-      { name: 'model_server_feature_drift_psi' },
-      now,
-      t.windowS * 1000,
-    );
-    let best: { value: number; feature?: string } | null = null;
-    for (const g of gauges)
-      if (Number.isFinite(g.value) && (!best || g.value > best.value))
-        best = { value: g.value, feature: g.labels.feature };
-    return best;
-  }
-
-  // ---- acting ----
-
-  async function execute(a: Action, now: number) {
-    switch (a.type) {
-      case 'alert': {
-        m.alerts.inc({ name: a.name });
-        events.append(
-          {
-            type: 'alert',
-            reason: a.reason,
-            from_version: a.version,
-            to_version: a.to_version ?? null,
-            details: {
-              name: a.name,
-              rule: a.rule ?? null,
-              value: a.value,
-              threshold: a.threshold,
-              window_s: t.windowS,
-              ...a.details,
-            },
-          },
-          now,
-        );
-        log.warn({ alert: a.name, value: a.value, threshold: a.threshold, version: a.version }, 'alert');
-        return;
-      }
-      case 'alert_resolved':
-        events.append(
-          {
-            type: 'alert_resolved',
-            reason: a.rule,
-            from_version: a.version,
-            details: { name: a.name, rule: a.rule, value: a.value, threshold: a.threshold },
-          },
-          now,
-        );
-        log.info({ alert: a.name }, 'alert resolved');
-        return;
-      case 'good':
-        log.info({ version: a.version, previous: a.previous }, 'version is now the last good version');
-        return;
-      case 'rollback': {
-        try {
-          await registry.setAlias(modelName, CHAMPION_ALIAS, a.to);
-        } catch (e) {
-          state = rollbackFailed(state, a.from);
-          m.alerts.inc({ name: 'RollbackFailed' });
-          events.append(
-            {
-              type: 'alert',
-              reason: 'rollback_failed',
-              from_version: a.from,
-              to_version: a.to,
-              details: { name: 'RollbackFailed', rule: a.rule, error: (e as Error).message },
-            },
-            Date.now(),
-          );
-          log.error({ err: (e as Error).message, from: a.from, to: a.to }, 'rollback failed');
-          return;
-        }
-        m.rollbacks.inc({ reason: a.rule });
-        events.append(
-          {
-            type: 'rollback',
-            reason: a.rule,
-            from_version: a.from,
-            to_version: a.to,
-            details: {
-              rule: a.rule,
-              alert: ALERT_NAMES[a.rule],
-              value: a.value,
-              threshold: a.threshold,
-              window_s: t.windowS,
-              breach_evaluations: t.breachEvaluations,
-              cooldown_until: new Date(state.cooldownUntil).toISOString(),
-              breaching: a.breaching.map((r) => ({
-                rule: r.rule,
-                value: r.value,
-                threshold: r.threshold,
-                samples: r.samples,
-              })),
-            },
-          },
-          Date.now(),
-        );
-        log.warn({ from: a.from, to: a.to, rule: a.rule, value: a.value }, 'rolled back champion');
-        return;
-      }
-      case 'retrain':
-        triggerRetrain(a, now);
-        return;
-    }
-  }
-
-  function triggerRetrain(a: Extract<Action, { type: 'retrain' }>, now: number) {
-    const command = config.retrainCommand?.length ? config.retrainCommand : null;
-    const base = {
-      max_psi: a.maxPsi,
-      feature: a.feature ?? null,
-      threshold: t.retrainPsi,
-      drift_since: new Date(a.driftSince).toISOString(),
-      command,
-    };
-    if (!command) {
-      m.retrains.inc({ outcome: 'triggered' });
-      events.append(
-        { type: 'retrain', reason: 'persistent_drift', details: { phase: 'triggered', ...base } },
-        now,
-      );
-      return;
-    }
-    if (retrainChild) {
-      events.append(
-        {
-          type: 'retrain',
-          reason: 'persistent_drift',
-          details: { phase: 'skipped', why: 'a retrain job is still running', ...base },
-        },
-        now,
-      );
-      return;
-    }
-    m.retrains.inc({ outcome: 'started' });
-    events.append(
-      { type: 'retrain', reason: 'persistent_drift', details: { phase: 'started', ...base } },
-      now,
-    );
-    const started = Date.now();
-    let output = '';
-    const keep = (b: Buffer) => {
-      output = (output + b.toString('utf8')).slice(-2000);
-    };
-    const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-    retrainChild = child;
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    const timeout = setTimeout(() => child.kill('SIGTERM'), config.retrainTimeoutMs ?? 900_000);
-    let reported = false;
-    const finish = (code: number | null, signal: NodeJS.Signals | null, error?: Error) => {
-      if (reported) return;
-      reported = true;
-      clearTimeout(timeout);
-      retrainChild = null;
-      const ok = code === 0 && !error;
-      m.retrains.inc({ outcome: ok ? 'succeeded' : 'failed' });
-      events.append({
-        type: 'retrain',
-        reason: 'persistent_drift',
-        details: {
-          phase: ok ? 'succeeded' : 'failed',
-          exit_code: code,
-          signal,
-          error: error?.message ?? null,
-          duration_ms: Date.now() - started,
-          output_tail: output,
-          command,
-        },
-      });
-    };
-    child.on('error', (e) => finish(null, null, e));
-    child.on('close', (code, signal) => finish(code, signal));
-  }
-
-  // ---- canary ----
-
-  async function setGatewayWeight(weight: number) {
-    if (!gatewayUrl) throw new Error('no gateway configured (GATEWAY_URL)');
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (config.adminToken) headers.authorization = `Bearer ${config.adminToken}`;
-    const res = await fetch(`${gatewayUrl}/v1/admin/canary`, {
-      method: 'PUT',
-      headers,
-      body: JSON.stringify({ weight }),
-      signal: AbortSignal.timeout(3000),
-    });
-    const text = await res.text();
-    if (!res.ok)
-      throw new Error(`gateway PUT /v1/admin/canary ${weight}: HTTP ${res.status} ${text.slice(0, 300)}`);
-    m.canaryWeight.set(weight);
-  }
-
-  async function endCanary(run: CanaryRun, outcome: 'promoted' | 'aborted', reason: string, now: number) {
-    const problems: string[] = [];
-    if (outcome === 'promoted') {
-      try {
-        await registry.setAlias(modelName, CHAMPION_ALIAS, run.version);
-      } catch (e) {
-        problems.push(`promote: ${(e as Error).message}`);
-        outcome = 'aborted';
-        reason = 'promotion_failed';
-      }
-    }
-    // Traffic back to the stable pool first, then the challenger alias goes away.
-    await setGatewayWeight(0).catch((e: Error) => problems.push(`weight 0: ${e.message}`));
-    await registry
-      .deleteAlias(modelName, CHALLENGER_ALIAS)
-      .catch((e: Error) => problems.push(`delete challenger: ${e.message}`));
-    run.status = outcome;
-    run.reason = reason;
-    run.weight = 0;
-    run.finished_at = new Date(now).toISOString();
-    const details = {
-      steps: run.steps,
-      step_seconds: run.step_seconds,
-      step_index: run.step_index,
-      verdict: run.last_verdict,
-      history: run.history,
-      problems,
-    };
-    if (outcome === 'promoted') {
-      m.promotions.inc();
-      events.append({
-        type: 'promotion',
-        reason,
-        from_version: run.stable_version,
-        to_version: run.version,
-        details,
-      });
-    } else {
-      m.canaryAborts.inc({ reason });
-      events.append({
-        type: 'canary_abort',
-        reason,
-        from_version: run.stable_version,
-        to_version: run.version,
-        details,
-      });
-    }
-    log.info({ outcome, reason, version: run.version }, 'canary finished');
-  }
-
-  async function advanceCanary(now: number) {
-    const run = canary;
-    if (run?.status !== 'running') return;
-    const windowMs = Math.min(Math.max(now - run.step_started_ms, evalMs), RETENTION_MS);
-    const c = versionStats(run.version, windowMs, now);
-    const stable = state.champion ? versionStats(state.champion, windowMs, now) : null;
-    const baseline = state.lastGood ? (cumulative.get(state.lastGood) ?? null) : null;
-    const verdict = analyzeCanary(modelTargets.length ? c : null, stable, baseline, t);
-    run.last_verdict = verdict;
-    const plan: CanaryPlan = { steps: run.steps, stepMs: run.step_seconds * 1000, maxStepFactor: 3 };
-    const decision = canaryDecision(plan, run.step_index, run.step_started_ms, now, verdict);
-    if (decision === 'wait') return;
-    run.history.push({
-      step_index: run.step_index,
-      weight: run.weight,
-      verdict: verdict.verdict,
-      at: new Date(now).toISOString(),
-    });
-    if (decision === 'abort') {
-      await endCanary(
-        run,
-        'aborted',
-        verdict.verdict === 'fail' ? 'analysis_failed' : 'insufficient_samples',
-        now,
-      );
-    } else if (decision === 'promote') {
-      await endCanary(run, 'promoted', 'analysis_passed', now);
-    } else {
-      const next = run.steps[run.step_index + 1];
-      try {
-        await setGatewayWeight(next);
-      } catch (e) {
-        run.last_verdict = { ...verdict, reasons: [...verdict.reasons, (e as Error).message] };
-        await endCanary(run, 'aborted', 'gateway_error', now);
-        return;
-      }
-      run.step_index++;
-      run.weight = next;
-      run.step_started_ms = now;
-    }
-  }
-
-  // ---- the loop ----
-
-  async function evaluate() {
-    const now = Date.now();
-    const [, polled] = await Promise.all([scrapeAll(now), pollChampion()]);
-    maxPsi = drift(now);
-    // Decide with the champion the registry reports; when unreachable, with the one last seen.
-    const champion = polled ?? state.champion;
-    const lastGoodGuess =
-      state.lastGood ?? (t.trustInitialChampion && state.champion === null ? champion : null);
-    const out = step(
-      state,
-      {
-        now,
-        champion: polled,
-        stats: champion ? versionStats(champion, t.windowS * 1000, now) : null,
-        baseline: lastGoodGuess ? (cumulative.get(lastGoodGuess) ?? null) : null,
-        maxPsi: maxPsi?.value ?? null,
-        psiFeature: maxPsi?.feature,
-      },
-      t,
-      { rollbackDisabled },
-    );
-    evaluatedVersion = champion;
-    state = out.state;
-    lastResults = out.results;
-    for (const r of out.results) {
-      m.breach.set({ rule: r.rule }, r.status === 'breach' ? 1 : 0);
-      m.ruleValue.set({ rule: r.rule }, r.value ?? Number.NaN);
-    }
-    for (const a of out.actions) await execute(a, now);
-    await advanceCanary(now);
-    m.evaluations.inc();
-    lastEvaluationAt = now;
-    firstEvaluation = true;
-  }
-
-  function schedule(delay: number) {
-    if (shutdown.signal.aborted) return;
-    timer = setTimeout(() => {
-      const started = Date.now();
-      loopDone = evaluate()
-        .catch((e) => log.error({ err: e }, 'evaluation failed'))
-        .finally(() => schedule(Math.max(0, evalMs - (Date.now() - started))));
-    }, delay);
-  }
-
-  // ---- HTTP ----
-
-  function requireAdmin(req: Request) {
-    if (!adminToken) return;
-    const header = String(req.headers.authorization ?? '');
-    const m = /^Bearer\s+(.+)$/i.exec(header);
-    if (!m)
-      throw new HttpError(
-        401,
-        'UNAUTHENTICATED',
-        'authorization: a bearer token is required for this endpoint',
-      );
-    const given = Buffer.from(m[1].trim());
-    if (given.length !== adminToken.length || !timingSafeEqual(given, adminToken)) {
-      throw new HttpError(403, 'PERMISSION_DENIED', 'authorization: the bearer token is not valid');
-    }
-  }
-
-  const iso = (ms: number | null) => (ms === null || ms === 0 ? null : new Date(ms).toISOString());
-
-  svc.rawRoute('GET', '/v1/events', eventsHandler(events, shutdown.signal));
-
-  svc.route('GET', '/v1/state', () => {
-    const now = Date.now();
-    return {
-      model_name: modelName,
-      champion: state.champion,
-      champion_since: iso(state.championSince),
-      last_good: state.lastGood,
-      cooldown_until: state.cooldownUntil > now ? iso(state.cooldownUntil) : null,
-      rollback_disabled: rollbackDisabled,
-      // The rules below were judged on this version (before any rollback that evaluation made).
-      evaluated_version: evaluatedVersion,
-      breaching: lastResults.filter((r) => r.status === 'breach').map((r) => r.rule),
-      rules: lastResults.map((r) => ({
-        rule: r.rule,
-        alert: ALERT_NAMES[r.rule],
-        status: r.status,
-        value: r.value,
-        threshold: Number.isFinite(r.threshold) ? r.threshold : null,
-        samples: r.samples,
-        breach_streak: state.rules[r.rule].breachStreak,
-        firing: state.rules[r.rule].firing,
-        details: r.details ?? {},
-      })),
-      drift: {
-        max_psi: maxPsi?.value ?? null,
-        feature: maxPsi?.feature ?? null,
-        over_threshold_since: iso(state.driftSince),
-        last_retrain_at: iso(state.lastRetrainAt),
-      },
-      gateway: gatewayUrl ? gatewayView(t.windowS * 1000, now) : null,
-      canary,
-      thresholds: t,
-      targets: [
-        ...targets.map((x) => ({
-          name: x.name,
-          url: x.url,
-          up: x.up,
-          last_error: x.lastError,
-          served: history.served(x.name, now, t.windowS * 1000),
-        })),
-        { name: 'registry', url: config.registryUrl, up: registryUp, last_error: null, served: null },
-      ],
-      last_evaluation: iso(lastEvaluationAt),
-      last_seq: events.lastSeq,
-    };
+  const canary = new Canary({
+    registry,
+    modelName,
+    gatewayUrl,
+    adminToken: config.adminToken,
+    measurement,
+    t,
+    evalMs,
+    defaultSteps: config.canarySteps,
+    defaultStepSeconds: config.canaryStepSeconds,
+    events,
+    metrics: m,
+    log,
   });
+  const actionDeps: ActionDeps = { registry, modelName, t, events, metrics: m, log, retrain };
 
-  svc.route('GET', '/v1/canary', () => ({ canary }));
-
-  svc.route('POST', '/v1/canary', async (req) => {
-    requireAdmin(req);
-    const body = parseBody(CanaryRequest, await req.json());
-    if (canary?.status === 'running') {
-      throw new HttpError(
-        409,
-        'CANARY_IN_PROGRESS',
-        `version: a canary of version ${canary.version} is still running (DELETE /v1/canary aborts it)`,
-        'version',
-      );
-    }
-    if (!gatewayUrl)
-      throw new HttpError(
-        409,
-        'NO_GATEWAY',
-        'no gateway configured (GATEWAY_URL): the canary weight cannot be set',
-      );
-    if (body.version === state.champion)
-      throw badRequest('version', `version ${body.version} is already the champion`);
-    try {
-      await registry.getModelVersion(modelName, body.version);
-      await registry.setAlias(modelName, CHALLENGER_ALIAS, body.version);
-    } catch (e) {
-      if (e instanceof RegistryError && e.errorCode === 'RESOURCE_DOES_NOT_EXIST') {
-        throw badRequest('version', `model version ${modelName}/${body.version} does not exist`);
-      }
-      throw new HttpError(502, 'REGISTRY_UNAVAILABLE', `registry: ${(e as Error).message}`);
-    }
-    const steps = body.steps ?? config.canarySteps ?? [10, 50];
-    try {
-      await setGatewayWeight(steps[0]);
-    } catch (e) {
-      await registry.deleteAlias(modelName, CHALLENGER_ALIAS).catch(() => undefined);
-      throw new HttpError(502, 'GATEWAY_UNAVAILABLE', `gateway: ${(e as Error).message}`);
-    }
-    const now = Date.now();
-    canary = {
-      status: 'running',
-      version: body.version,
-      stable_version: state.champion,
-      steps,
-      step_seconds: body.step_seconds ?? config.canaryStepSeconds ?? 30,
-      step_index: 0,
-      weight: steps[0],
-      started_at: new Date(now).toISOString(),
-      step_started_ms: now,
-      finished_at: null,
-      reason: null,
-      last_verdict: null,
-      history: [],
-    };
-    log.info({ version: body.version, steps, step_seconds: canary.step_seconds }, 'canary started');
-    return { status: 202, body: { canary } };
+  const loop = new EvaluationLoop({
+    t,
+    evalMs,
+    rollbackDisabled,
+    measurement,
+    champions,
+    actions: actionDeps,
+    canary,
+    metrics: m,
+    log,
+    signal: shutdown.signal,
   });
-
-  svc.route('DELETE', '/v1/canary', async (req) => {
-    requireAdmin(req);
-    if (canary?.status !== 'running') throw new HttpError(409, 'NO_CANARY', 'no canary is running');
-    await endCanary(canary, 'aborted', 'manual', Date.now());
-    return { canary };
+  registerRoutes(svc, {
+    modelName,
+    registryUrl: config.registryUrl,
+    hasGateway: Boolean(gatewayUrl),
+    rollbackDisabled,
+    t,
+    adminToken: config.adminToken,
+    events,
+    shutdown: shutdown.signal,
+    evaluation: loop,
+    measurement,
+    champions,
+    canary,
   });
 
   function stopWork() {
     shutdown.abort();
-    clearTimeout(timer);
-    retrainChild?.kill('SIGTERM');
+    loop.stop();
+    retrain.stop();
   }
   // Registered before listen() so it runs before the skeleton's handler closes the server: open SSE
   // streams and long-polls end first instead of waiting out the connection grace period.
@@ -897,7 +142,7 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
   process.once('SIGINT', onSignal);
 
   const port = await svc.listen();
-  schedule(0);
+  loop.schedule(0);
   const host = config.host ?? '127.0.0.1';
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
@@ -906,7 +151,7 @@ export async function start(config: ControllerConfig): Promise<ControllerHandle>
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       stopWork();
-      await loopDone;
+      await loop.done;
       await svc.close();
     },
   };
