@@ -139,8 +139,8 @@ const DEFS: Def[] = [
 ];
 
 const DEFINITIONS: Record<string, string> = {
-  'fault start (t0)': 'The moment an injection took effect, as recorded in the journal.',
-  MTTD: 't0 → the first detection signal named by the runbook.',
+  'fault start (t0)': 'The instant the fault starts acting on the system (per fault kind).',
+  MTTD: 't0 → the first detection signal named by the runbook, emitted by the pipeline or its monitoring.',
   MTTR: 't0 → the start of the stable period (every SLI named by the runbook within its SLO for stableFor, default 5 s) after the last violation; never breached → "no SLO breach".',
   latency:
     'Measured from the intended send time of an open-model load (no coordinated omission); HDR percentiles.',

@@ -13,15 +13,19 @@ import { displayPath, type ResolvedRunbook, runScenario } from './run.ts';
 
 export const DEFINITIONS: Record<string, string> = {
   'fault start (t0)':
-    'The moment an injection took effect, as recorded in the journal after the injection call returned.',
-  MTTD: 't0 → the first detection signal named by the runbook (alert, controller event, breaker open, drift gauge over threshold…).',
+    'The instant the fault starts acting on the system, per kind: signal sent (pod-kill), stop initiated (dependency-outage), toxic added (latency), rows written (feature-corruption), first drifted payload (drift), alias moved (bad-model-rollout). Stamped just before the acting call, so nothing the fault caused precedes it.',
+  MTTD: "t0 → the first detection signal named by the runbook, emitted by the pipeline or its monitoring (gateway ejection or error rate from its metrics, breaker open, fallback counter, drift gauge or KS alert, controller alert or event), never by the harness's own bookkeeping; the report names the signal and what emitted it.",
   MTTR: 't0 → recovery: the start of the stable period (every SLI named by the runbook — without runbook SLOs, the steady-state SLI checks — within its SLO for the scenario\'s stableFor, default 5 s) that follows the last violation. SLIs are judged over windows anchored on each request and grown until they hold enough evidence (100 requests for a ratio, 100 samples for p99), so MTTR is resolved to the request spacing (shown ± resolution) and does not depend on bucket alignment. Not recovered by the end of the run → the check fails. Never breached → "no SLO breach" (not 0 ms), kept out of MTTR medians.',
   latency:
     'Measured from the intended send time of an open-model (constant-arrival-rate) load, so a stalled server cannot hide its stall (no coordinated omission). Percentiles from HDR histograms (3 significant digits).',
   availability:
     'Successful responses / requests intended in the window (dropped requests count as failures). A fallback answer is a success, counted separately as fallback.share.',
   phases:
-    'steady: warm-up end → first fault; fault: first injection → last fault reverted (pod-kill: a 10 s window); recovery: fault end → load end; whole: warm-up end → load end.',
+    'steady: warm-up end → first fault; fault: first injection → last fault reverted (pod-kill: a 10 s window); recovery: fault end → load end; whole: warm-up end → load end. Requests belong to a phase by intended send time, except that a request still in flight at t0 belongs to the fault.',
+  'model quality':
+    'quality.auc / recall / precision / logloss from the answers against the true labels the traffic generator knows, over windows holding at least 20 fraud and 20 legitimate answers, with their confidence (Hanley–McNeil SE, Wilson intervals).',
+  inconclusive:
+    'A check whose evidence is missing (no requests in the phase, no scrape spanning it, too few labels, no fault or runbook to measure against) is inconclusive: it fails the gate and says what was missing.',
 };
 
 export interface SuiteRunOptions {
