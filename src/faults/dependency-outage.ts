@@ -1,4 +1,4 @@
-import type { ServiceName } from '../platforms/platform.ts';
+import type { ServiceName } from '../pipeline/topology.ts';
 import type { Fault } from './fault.ts';
 
 export interface OutageSpec {

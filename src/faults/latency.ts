@@ -1,4 +1,5 @@
 import { nowMs } from '../load/clock.ts';
+import { selectsLink } from '../pipeline/topology.ts';
 import { type Fault, http, type Prepared } from './fault.ts';
 
 export interface LatencySpec {
@@ -19,7 +20,7 @@ export const latency: Fault<LatencySpec> = {
   async prepare(spec, ctx) {
     const { links } = ctx.endpoints;
     // `gateway->model-server` means every replica's link; `gateway->model-server-1` just one.
-    const targets = links.filter((l) => l === spec.link || l.startsWith(`${spec.link}-`));
+    const targets = links.filter((l) => selectsLink(spec.link, l));
     if (targets.length === 0) {
       throw new Error(`latency: unknown link "${spec.link}" (this pipeline has: ${links.join(', ')})`);
     }

@@ -2,6 +2,7 @@
 // field is an error, not silently ignored. Cross-field rules live in semantics.ts.
 import { z } from 'zod';
 import { MECHANISMS } from '../pipeline/common/config.ts';
+import { LINK_SELECTOR, LINKS, OUTAGE_SERVICES, SERVICES } from '../pipeline/topology.ts';
 import { type AbortCondition, type Check, type CheckOptions, parseAbort, parseCheck } from './checks.ts';
 import { didYouMean } from './suggest.ts';
 import {
@@ -34,19 +35,10 @@ export const DEFAULTS = {
   suiteCooldown: '5s',
 } as const;
 
-export const SERVICES = ['model-server', 'gateway', 'feature-server', 'registry', 'controller'] as const;
-export const OUTAGE_SERVICES = ['feature-server', 'registry'] as const;
 export const CORRUPTION_MODES = ['nan', 'null', 'out-of-range', 'wrong-type', 'stale'] as const;
 export const TOXICS = ['latency', 'timeout', 'reset_peer', 'bandwidth', 'down'] as const;
 export const DRIFT_KINDS = ['shift', 'scale', 'category-swap'] as const;
 export const DEGRADATIONS = ['skewed', 'inverted', 'broken'] as const;
-/** Network links a latency fault can target (docs/architecture.md, local platform). */
-export const LINKS = [
-  'gateway->model-server',
-  'model-server->feature-server',
-  'model-server->registry',
-] as const;
-const LINK_RE = /^(?:gateway->model-server(?:-\d+)?|model-server->feature-server|model-server->registry)$/;
 
 const KEBAB = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
@@ -235,7 +227,7 @@ function faultSchemas<A extends z.ZodType>(at: A) {
     type: z.literal('latency'),
     ...c,
     duration: Duration,
-    link: z.string().regex(LINK_RE, {
+    link: z.string().regex(LINK_SELECTOR, {
       error: (iss) =>
         `expected a link (${LINKS.join(' | ')}, or gateway->model-server-<i>), found ${JSON.stringify(iss.input)}${typeof iss.input === 'string' ? didYouMean(iss.input, LINKS) : ''}`,
     }),
