@@ -15,8 +15,19 @@ export interface LatencySpec {
 }
 
 /** Network faults on a named link, through a Toxiproxy API (built-in on local, real Toxiproxy elsewhere). */
-export const latency: Fault<LatencySpec> = {
+export const latency: Fault<'latency', LatencySpec> = {
   type: 'latency',
+  fromScenario: (f) => ({
+    link: f.link,
+    toxic: f.toxic,
+    latency: f.latency,
+    jitter: f.jitter,
+    timeout: f.timeout,
+    rate: f.rate,
+    toxicity: f.toxicity,
+    stream: f.stream,
+  }),
+  links: (f) => [f.link],
   async prepare(spec, ctx) {
     const { links } = ctx.endpoints;
     // `gateway->model-server` means every replica's link; `gateway->model-server-1` just one.

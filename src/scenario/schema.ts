@@ -14,6 +14,8 @@ import {
   parsePercent,
   parseRate,
   RATE_PATTERN,
+  RELATIVE_EXAMPLE,
+  RELATIVE_PATTERN,
 } from './units.ts';
 
 export const API_VERSION = 'faultline/v1';
@@ -246,9 +248,8 @@ function faultSchemas<A extends z.ZodType>(at: A) {
     feature: z.string().min(1).meta({ description: 'request field whose values the load drifts' }),
     kind: z.enum(DRIFT_KINDS),
     amount: z
-      .union([z.number(), z.string().regex(/^[+-]?\d+(?:\.\d+)?%$/)], {
-        error: (iss) =>
-          `expected a number or a relative change like +50%, found ${JSON.stringify(iss.input)}`,
+      .union([z.number(), z.string().regex(new RegExp(RELATIVE_PATTERN))], {
+        error: (iss) => `expected a number or ${RELATIVE_EXAMPLE}, found ${JSON.stringify(iss.input)}`,
       })
       .optional(),
     from: z.string().min(1).optional(),
@@ -304,6 +305,8 @@ export const FAULT_TYPES = [
   'dependency-outage',
 ] as const;
 export type FaultType = (typeof FAULT_TYPES)[number];
+/** The validated scenario fault of one type. */
+export type FaultOf<T extends FaultType> = Extract<Fault, { type: T }>;
 
 export const ParallelGroup = z
   .strictObject({
