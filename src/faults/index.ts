@@ -1,6 +1,7 @@
 // The fault registry: one line per fault kind. The mapped type makes a kind the scenario format
 // declares but nobody registered a type error.
-import type { FaultOf, FaultType, Fault as ScenarioFault } from '../scenario/schema.ts';
+import type { ScheduledFault } from '../scenario/schedule.ts';
+import type { FaultOf, FaultType } from '../scenario/schema.ts';
 import { badModelRollout } from './bad-model-rollout.ts';
 import { dependencyOutage } from './dependency-outage.ts';
 import { drift } from './drift.ts';
@@ -25,10 +26,11 @@ export function prepareFault<T extends FaultType>(f: FaultOf<T>, ctx: FaultConte
 }
 
 /**
- * The links the given faults act on (first mention first), so the platform proxies only those: a
- * relay elsewhere would only add latency and CPU to what is measured.
+ * The links a scenario's faults act on, so the platform proxies only those: a relay elsewhere would
+ * only add latency and CPU to what is measured. In declaration order (the order the file names them).
  */
-export function faultLinks(faults: readonly ScenarioFault[]): string[] {
-  const kind = <T extends FaultType>(f: FaultOf<T>) => (FAULTS[f.type as T].links?.(f) ?? []) as string[];
-  return [...new Set(faults.flatMap((f) => kind(f)))];
+export function linksToProxy(schedule: readonly ScheduledFault[]): string[] {
+  const links = <T extends FaultType>(f: FaultOf<T>) => (FAULTS[f.type as T].links?.(f) ?? []) as string[];
+  const declared = [...schedule].sort((a, b) => a.entry - b.entry);
+  return [...new Set(declared.flatMap((s) => links(s.fault)))];
 }

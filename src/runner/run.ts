@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromiumPath } from '../browser/chromium.ts';
 import type { FaultContext, StoredRow, UndoRecord } from '../faults/fault.ts';
-import { faultLinks as linksOf, prepareFault } from '../faults/index.ts';
+import { linksToProxy, prepareFault } from '../faults/index.ts';
 import { applyUndo } from '../faults/undo.ts';
 import { nowMs } from '../load/clock.ts';
 import type { TransformSpec } from '../load/drift-transform.ts';
@@ -104,12 +104,8 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   let dataLoss: number | undefined;
   let ctx: FaultContext | undefined;
 
-  // Fault proxies only where this scenario injects network faults (in declaration order).
-  const faultLinks = linksOf(
-    expandSchedule(scenario)
-      .sort((a, b) => a.entry - b.entry)
-      .map((f) => f.fault),
-  );
+  // Fault proxies only where this scenario injects network faults.
+  const faultLinks = linksToProxy(expandSchedule(scenario));
   journal.append('run.start', {
     scenario: metadata.name,
     file: opts.file,
