@@ -6,6 +6,7 @@
 
 import fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { pipelineLinks } from '../src/pipeline/topology.ts';
 import { SERVICE_ENV, SERVICE_EXEC_ARGV } from '../src/platforms/local/local-platform.ts';
 import { SERVICES } from '../src/platforms/platform.ts';
 import {
@@ -55,6 +56,10 @@ describe('reference pipeline on the local platform (every mechanism on)', () => 
     await load?.driver.stop();
     await pl?.stop();
   }, 60_000);
+
+  it('proxies exactly the links of the pipeline topology (the names a scenario may use)', () => {
+    expect(pl.ep.links).toEqual(pipelineLinks({ replicas: 2 }));
+  });
 
   it('scores a transaction through the gateway; a bad body gets a 400 naming the field', async () => {
     const { gateway } = pl.ep;

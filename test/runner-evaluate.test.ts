@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { RequestRecord } from '../src/load/driver.ts';
 import { type EvaluationInput, evaluate, measure } from '../src/runner/evaluate.ts';
 import type { JournalEntry } from '../src/runner/journal.ts';
-import { planInjections } from '../src/runner/schedule.ts';
 import { extractSignals, JournalIndex, platformActions, signalMatches } from '../src/runner/signals.ts';
 import { type Check, parseCheck } from '../src/scenario/checks.ts';
+import { plannedInjections } from '../src/scenario/schedule.ts';
 import { ScenarioSchema } from '../src/scenario/schema.ts';
 
 // Synthetic journals and request records with known answers: the evaluation logic in isolation.
@@ -469,13 +469,15 @@ describe('fault schedule', () => {
         ],
       },
     });
-    const plan = planInjections(scenario.spec.faults, 60_000);
-    expect(plan.map((p) => [p.fault.type, p.atMs, p.revertAtMs, p.windowEndMs])).toEqual([
+    const plan = plannedInjections(scenario);
+    expect(plan.map((p) => [p.fault.type, p.startMs, p.revertAtMs, p.windowEndMs])).toEqual([
       ['pod-kill', 10_000, undefined, 20_000],
       ['latency', 20_000, 25_000, 25_000],
       ['dependency-outage', 20_000, 28_000, 28_000],
       ['pod-kill', 25_000, undefined, 35_000],
       ['pod-kill', 40_000, undefined, 50_000],
     ]);
+    // The journal's fault ids: `<entry>[.<member>]#<occurrence>`.
+    expect(plan.map((p) => p.faultId)).toEqual(['0#1', '1.0#1', '1.1#1', '0#2', '0#3']);
   });
 });

@@ -10,8 +10,9 @@ export interface RolloutSpec {
 }
 
 /** Registers a deliberately degraded model version and rolls it out, as a careless release would. */
-export const badModelRollout: Fault<RolloutSpec> = {
+export const badModelRollout: Fault<'bad-model-rollout', RolloutSpec> = {
   type: 'bad-model-rollout',
+  fromScenario: (f) => ({ degradation: f.degradation, via: f.via, steps: f.steps }),
   async prepare(spec, ctx) {
     const { registry, adminToken, controller } = ctx.endpoints;
     const client = new RegistryClient({ url: registry, token: adminToken });

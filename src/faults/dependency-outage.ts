@@ -1,4 +1,4 @@
-import type { ServiceName } from '../platforms/platform.ts';
+import type { ServiceName } from '../pipeline/topology.ts';
 import type { Fault } from './fault.ts';
 
 export interface OutageSpec {
@@ -6,8 +6,9 @@ export interface OutageSpec {
 }
 
 /** Takes a dependency fully down (every replica) until the fault is reverted. */
-export const dependencyOutage: Fault<OutageSpec> = {
+export const dependencyOutage: Fault<'dependency-outage', OutageSpec> = {
   type: 'dependency-outage',
+  fromScenario: (f) => ({ service: f.service }),
   async prepare(spec, ctx) {
     return {
       undo: { kind: 'service-stopped', service: spec.service },

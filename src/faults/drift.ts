@@ -1,6 +1,13 @@
 import { nowMs } from '../load/clock.ts';
 import { type DriftSpec, DriftTransform } from '../load/drift-transform.ts';
+import { parseRelativeChange } from '../scenario/units.ts';
 import type { Fault } from './fault.ts';
+
+function relativeChange(s: string): number {
+  const r = parseRelativeChange(s);
+  if (!r.ok) throw new Error(`drift amount: ${r.error}`);
+  return r.value;
+}
 
 export interface DriftFaultSpec {
   feature: string;
@@ -16,8 +23,20 @@ export interface DriftFaultSpec {
 let counter = 0;
 
 /** Synthetic data drift: reshapes the payloads the load sends, from the moment it is injected. */
-export const drift: Fault<DriftFaultSpec> = {
+export const drift: Fault<'drift', DriftFaultSpec> = {
   type: 'drift',
+  fromScenario(f) {
+    const common = {
+      feature: f.feature,
+      mapping: f.kind === 'category-swap' && f.from && f.to ? { [f.from]: f.to } : undefined,
+      fraction: f.fraction,
+      profile: f.profile,
+      rampDurationMs: f.rampDuration,
+    };
+    if (typeof f.amount !== 'string') return { ...common, kind: f.kind, amount: f.amount };
+    // A relative amount (`+50%`) is a scale by 1 + the change, whether written as a shift or a scale.
+    return { ...common, kind: f.kind === 'shift' ? 'scale' : f.kind, amount: 1 + relativeChange(f.amount) };
+  },
   async prepare(spec, ctx) {
     const id = `drift-${++counter}`;
     const profile =

@@ -3,6 +3,7 @@
 // `faultline cleanup` can undo it from the journal after the runner itself was killed.
 import type { FirstChange, TransformSpec } from '../load/drift-transform.ts';
 import type { PipelineEndpoints, Platform } from '../platforms/platform.ts';
+import type { FaultOf, FaultType } from '../scenario/schema.ts';
 
 export type UndoRecord =
   | { kind: 'none'; reason: string }
@@ -71,8 +72,16 @@ export interface Prepared {
   inject: () => Promise<Injected>;
 }
 
-export interface Fault<S = Record<string, unknown>> {
-  readonly type: string;
+/**
+ * One fault kind. `T` is its `type` in the scenario format, `S` its driver's own spec (plain units:
+ * ms, fractions) that tests and other callers can build without a scenario file.
+ */
+export interface Fault<T extends FaultType, S> {
+  readonly type: T;
+  /** The validated scenario fault (units already parsed by the schema) → this driver's spec. */
+  fromScenario(f: FaultOf<T>): S;
+  /** Links this fault acts on, which the platform must put a fault proxy on before the run starts. */
+  links?(f: FaultOf<T>): string[];
   /** Reads whatever the revert will need; changes nothing. */
   prepare(spec: S, ctx: FaultContext): Promise<Prepared>;
 }

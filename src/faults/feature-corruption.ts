@@ -32,8 +32,9 @@ function corrupt(value: unknown, feature: string, mode: CorruptionMode): unknown
 }
 
 /** Overwrites a share of the online store's rows with bad values, remembering the exact originals. */
-export const featureCorruption: Fault<CorruptionSpec> = {
+export const featureCorruption: Fault<'feature-corruption', CorruptionSpec> = {
   type: 'feature-corruption',
+  fromScenario: (f) => ({ mode: f.mode, fraction: f.fraction, features: f.features }),
   async prepare(spec, ctx) {
     const { featureServer, adminToken } = ctx.endpoints;
     const all = ctx.entities();

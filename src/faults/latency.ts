@@ -1,4 +1,5 @@
 import { nowMs } from '../load/clock.ts';
+import { selectsLink } from '../pipeline/topology.ts';
 import { type Fault, http, type Prepared } from './fault.ts';
 
 export interface LatencySpec {
@@ -14,12 +15,23 @@ export interface LatencySpec {
 }
 
 /** Network faults on a named link, through a Toxiproxy API (built-in on local, real Toxiproxy elsewhere). */
-export const latency: Fault<LatencySpec> = {
+export const latency: Fault<'latency', LatencySpec> = {
   type: 'latency',
+  fromScenario: (f) => ({
+    link: f.link,
+    toxic: f.toxic,
+    latency: f.latency,
+    jitter: f.jitter,
+    timeout: f.timeout,
+    rate: f.rate,
+    toxicity: f.toxicity,
+    stream: f.stream,
+  }),
+  links: (f) => [f.link],
   async prepare(spec, ctx) {
     const { links } = ctx.endpoints;
     // `gateway->model-server` means every replica's link; `gateway->model-server-1` just one.
-    const targets = links.filter((l) => l === spec.link || l.startsWith(`${spec.link}-`));
+    const targets = links.filter((l) => selectsLink(spec.link, l));
     if (targets.length === 0) {
       throw new Error(`latency: unknown link "${spec.link}" (this pipeline has: ${links.join(', ')})`);
     }

@@ -1,4 +1,4 @@
-import type { ServiceName } from '../platforms/platform.ts';
+import type { ServiceName } from '../pipeline/topology.ts';
 import type { Fault } from './fault.ts';
 
 export interface PodKillSpec {
@@ -7,8 +7,17 @@ export interface PodKillSpec {
 }
 
 /** Kills replicas; the platform (supervisor, ReplicaSet, Docker) is what must bring them back. */
-export const podKill: Fault<PodKillSpec> = {
+export const podKill: Fault<'pod-kill', PodKillSpec> = {
   type: 'pod-kill',
+  fromScenario: (f) => ({
+    target: {
+      service: f.target.service,
+      count: f.target.count,
+      // The scenario's percent is a fraction (schema units); the driver counts in percent.
+      percent: f.target.percent === undefined ? undefined : f.target.percent * 100,
+    },
+    signal: f.signal,
+  }),
   async prepare(spec, ctx) {
     return {
       undo: { kind: 'none', reason: 'the platform replaces killed replicas' },

@@ -1,9 +1,10 @@
 // Where the reference pipeline runs. Scenarios talk only to this interface, so the same scenario runs
 // on the embedded local platform, in Docker, or on Kubernetes.
 import type { Mechanism } from '../pipeline/common/config.ts';
+import type { ServiceName } from '../pipeline/topology.ts';
 
-export const SERVICES = ['registry', 'feature-server', 'model-server', 'gateway', 'controller'] as const;
-export type ServiceName = (typeof SERVICES)[number];
+// The names live in the pipeline's topology; re-exported for platform implementations.
+export { SERVICES, type ServiceName } from '../pipeline/topology.ts';
 
 export interface PipelineEndpoints {
   gateway: string;

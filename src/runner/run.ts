@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromiumPath } from '../browser/chromium.ts';
 import type { FaultContext, StoredRow, UndoRecord } from '../faults/fault.ts';
-import { FAULTS } from '../faults/index.ts';
+import { linksToProxy, prepareFault } from '../faults/index.ts';
 import { applyUndo } from '../faults/undo.ts';
 import { nowMs } from '../load/clock.ts';
 import type { TransformSpec } from '../load/drift-transform.ts';
@@ -25,6 +25,7 @@ import type { Mechanism } from '../pipeline/common/config.ts';
 import { LocalPlatform } from '../platforms/local/local-platform.ts';
 import type { Platform } from '../platforms/platform.ts';
 import type { FaultRecord, Marker, RunbookSummary, ScenarioReport, Verdict } from '../report/model.ts';
+import { expandSchedule, plannedInjections, type ScheduledFault } from '../scenario/schedule.ts';
 import type { Fault, Scenario } from '../scenario/schema.ts';
 import type { summarize } from '../slo/summarize.ts';
 import { qualitySeries, timeSeries } from '../slo/timeseries.ts';
@@ -40,7 +41,6 @@ import {
 } from './evaluate.ts';
 import { Journal, readJournal } from './journal.ts';
 import type { Progress } from './progress.ts';
-import { type PlannedInjection, planInjections } from './schedule.ts';
 import { JournalIndex } from './signals.ts';
 
 const TRAINER = fileURLToPath(new URL('../pipeline/trainer/main.ts', import.meta.url));
@@ -74,18 +74,13 @@ export interface ScenarioRunOptions {
 }
 
 interface ActiveFault {
-  planned: PlannedInjection;
+  planned: ScheduledFault;
   record: FaultRecord;
   undo: UndoRecord;
   reverted: boolean;
 }
 
 class Aborted extends Error {}
-
-function networkLinks(entries: Scenario['spec']['faults']): string[] {
-  const faults = entries.flatMap((e) => ('parallel' in e ? e.parallel : [e]));
-  return [...new Set(faults.flatMap((f) => (f.type === 'latency' ? [f.link] : [])))];
-}
 
 export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions): Promise<ScenarioReport> {
   const { spec, metadata } = scenario;
@@ -109,9 +104,8 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   let dataLoss: number | undefined;
   let ctx: FaultContext | undefined;
 
-  // Fault proxies only where this scenario injects network faults: relays elsewhere would only
-  // add latency and CPU to what is measured.
-  const faultLinks = networkLinks(spec.faults);
+  // Fault proxies only where this scenario injects network faults.
+  const faultLinks = linksToProxy(expandSchedule(scenario));
   journal.append('run.start', {
     scenario: metadata.name,
     file: opts.file,
@@ -213,7 +207,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     timers.push(setInterval(journalLag, 1000));
     void driver.done.finally(journalLag).catch(() => undefined);
 
-    const plan = planInjections(spec.faults, durationMs);
+    const plan = plannedInjections(scenario);
     await driver.start();
     loadStart = nowMs();
     journal.append('load.start', {
@@ -251,7 +245,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     );
 
     const at = (offset: number) => sleepUntil(loadStart + offset, abortCtl.signal);
-    const firstFaultAt = plan.length ? plan[0].atMs : durationMs;
+    const firstFaultAt = plan.length ? plan[0].startMs : durationMs;
     const steadyFrom = spec.warmup;
     const steadyTo = Math.min(spec.warmup + (spec.steadyState?.window ?? 10_000), firstFaultAt);
 
@@ -283,7 +277,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     // Faults on schedule; reverts are scheduled as each one takes effect.
     const pending: Promise<void>[] = [];
     for (const p of plan) {
-      await at(p.atMs);
+      await at(p.startMs);
       const task = (async () => {
         const f = await injectOne(p);
         // A pod kill has nothing to undo, but its fault window still ends (its no-op revert marks it).
@@ -459,15 +453,19 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     journal: path.relative(opts.runDir, journal.file),
   };
 
-  async function injectOne(p: PlannedInjection): Promise<ActiveFault | undefined> {
-    const fault = FAULTS[p.fault.type];
-    const record: FaultRecord = { id: p.id, type: p.fault.type, name: p.fault.name, spec: specOf(p.fault) };
+  async function injectOne(p: ScheduledFault): Promise<ActiveFault | undefined> {
+    const record: FaultRecord = {
+      id: p.faultId,
+      type: p.fault.type,
+      name: p.fault.name,
+      spec: specOf(p.fault),
+    };
     faultRecords.push(record);
-    const prepared = await fault.prepare(toDriverSpec(p.fault), ctx!);
+    const prepared = await prepareFault(p.fault, ctx!);
     record.plan = prepared.plan;
     // Journaled and synced before the injection: a crash after this line leaves enough to revert.
     journal.append('fault.inject.intent', {
-      fault_id: p.id,
+      fault_id: p.faultId,
       fault_type: p.fault.type,
       spec: record.spec,
       plan: prepared.plan,
@@ -483,7 +481,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     record.injectedAt = t0;
     journal.append(
       'fault.injected',
-      { fault_id: p.id, details: details ?? {}, returned_at: nowMs() },
+      { fault_id: p.faultId, details: details ?? {}, returned_at: nowMs() },
       record.injectedAt,
     );
     markers.push({ t: record.injectedAt, kind: 'fault-inject', label: `${p.fault.type} injected` });
@@ -530,51 +528,6 @@ function canon(r: StoredRow | undefined) {
 
 function specOf(f: Fault): Record<string, unknown> {
   return JSON.parse(JSON.stringify(f));
-}
-
-/** Scenario fault (validated, units parsed) → the fault driver's own spec. */
-function toDriverSpec(f: Fault): Record<string, unknown> {
-  switch (f.type) {
-    case 'pod-kill':
-      return {
-        target: {
-          service: f.target.service,
-          count: f.target.count,
-          percent: f.target.percent === undefined ? undefined : f.target.percent * 100,
-        },
-        signal: f.signal,
-      };
-    case 'feature-corruption':
-      return { mode: f.mode, fraction: f.fraction, features: f.features };
-    case 'latency':
-      return {
-        link: f.link,
-        toxic: f.toxic,
-        latency: f.latency,
-        jitter: f.jitter,
-        timeout: f.timeout,
-        rate: f.rate,
-        toxicity: f.toxicity,
-        stream: f.stream,
-      };
-    case 'drift': {
-      const pct = typeof f.amount === 'string' ? Number(f.amount.replace('%', '')) / 100 : undefined;
-      const kind = pct !== undefined && f.kind === 'shift' ? 'scale' : f.kind;
-      return {
-        feature: f.feature,
-        kind,
-        amount: pct !== undefined ? 1 + pct : f.amount,
-        mapping: f.kind === 'category-swap' && f.from && f.to ? { [f.from]: f.to } : undefined,
-        fraction: f.fraction,
-        profile: f.profile,
-        rampDurationMs: f.rampDuration,
-      };
-    }
-    case 'bad-model-rollout':
-      return { degradation: f.degradation, via: f.via, steps: f.steps };
-    case 'dependency-outage':
-      return { service: f.service };
-  }
 }
 
 /**

@@ -1,5 +1,6 @@
-// When each fault occurrence starts and ends, and the planned phase windows. The runner replaces
-// planned times with journaled ones (fault start t0 = when the injection took effect).
+// The fault list (serial entries, parallel groups, repeats) expanded once, for validation output and
+// the runner alike: when each occurrence starts and ends, and the planned phase windows. The runner
+// replaces planned times with journaled ones (fault start t0 = when the injection took effect).
 import type { Phase } from './checks.ts';
 import { DEFAULTS, type Fault, isParallelGroup, type LoadSpec, type Scenario } from './schema.ts';
 import { parseDuration } from './units.ts';
@@ -20,6 +21,12 @@ export interface ScheduledFault {
   endMs: number;
   /** false for pod-kill: nothing to revert, the platform replaces the pod. */
   reverts: boolean;
+  /** The run's id for this occurrence (journal `fault_id`): `<entry>[.<member>]#<occurrence + 1>`. */
+  faultId: string;
+  /** When the runner reverts it; undefined: nothing to revert (pod-kill) or held until the load ends. */
+  revertAtMs?: number;
+  /** End of the fault window for phase accounting; undefined: until it is actually reverted. */
+  windowEndMs?: number;
 }
 
 export type Window = { startMs: number; endMs: number };
@@ -62,22 +69,42 @@ export function expandSchedule(s: Scenario): ScheduledFault[] {
   const loadMs = loadDurationMs(s.spec.load);
   const out: ScheduledFault[] = [];
   const counts = new Map<string, number>();
-  const add = (fault: Fault, at: number, entry: number, id: string) => {
+  const add = (fault: Fault, at: number, entry: number, id: string, key: string) => {
     const n = (counts.get(fault.type) ?? 0) + 1;
     counts.set(fault.type, n);
     const name = fault.name ?? `${fault.type}-${n}`;
+    const reverts = fault.type !== 'pod-kill';
+    // Without a duration, a reversible fault (bad-model-rollout) is held until the load ends.
+    const held = reverts && fault.duration === undefined;
     occurrences(fault, at, loadMs).forEach((w, occurrence) => {
-      out.push({ id, name, fault, occurrence, entry, ...w, reverts: fault.type !== 'pod-kill' });
+      out.push({
+        id,
+        name,
+        fault,
+        occurrence,
+        entry,
+        ...w,
+        reverts,
+        faultId: `${key}#${occurrence + 1}`,
+        revertAtMs: reverts && !held ? w.endMs : undefined,
+        windowEndMs: held ? undefined : w.endMs,
+      });
     });
   };
   s.spec.faults.forEach((e, i) => {
     if (isParallelGroup(e)) {
       e.parallel.forEach((f, j) => {
-        add(f, e.at, i, `faults[${i}].parallel[${j}]`);
+        add(f, e.at, i, `faults[${i}].parallel[${j}]`, `${i}.${j}`);
       });
-    } else add(e, e.at, i, `faults[${i}]`);
+    } else add(e, e.at, i, `faults[${i}]`, String(i));
   });
   return out.sort((a, b) => a.startMs - b.startMs || a.entry - b.entry);
+}
+
+/** What the runner injects, in start order: every occurrence that starts before the load ends. */
+export function plannedInjections(s: Scenario): ScheduledFault[] {
+  const loadMs = loadDurationMs(s.spec.load);
+  return expandSchedule(s).filter((f) => f.startMs < loadMs);
 }
 
 /**

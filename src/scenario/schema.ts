@@ -2,6 +2,7 @@
 // field is an error, not silently ignored. Cross-field rules live in semantics.ts.
 import { z } from 'zod';
 import { MECHANISMS } from '../pipeline/common/config.ts';
+import { LINK_SELECTOR, LINKS, OUTAGE_SERVICES, SERVICES } from '../pipeline/topology.ts';
 import { type AbortCondition, type Check, type CheckOptions, parseAbort, parseCheck } from './checks.ts';
 import { didYouMean } from './suggest.ts';
 import {
@@ -13,6 +14,8 @@ import {
   parsePercent,
   parseRate,
   RATE_PATTERN,
+  RELATIVE_EXAMPLE,
+  RELATIVE_PATTERN,
 } from './units.ts';
 
 export const API_VERSION = 'faultline/v1';
@@ -34,19 +37,10 @@ export const DEFAULTS = {
   suiteCooldown: '5s',
 } as const;
 
-export const SERVICES = ['model-server', 'gateway', 'feature-server', 'registry', 'controller'] as const;
-export const OUTAGE_SERVICES = ['feature-server', 'registry'] as const;
 export const CORRUPTION_MODES = ['nan', 'null', 'out-of-range', 'wrong-type', 'stale'] as const;
 export const TOXICS = ['latency', 'timeout', 'reset_peer', 'bandwidth', 'down'] as const;
 export const DRIFT_KINDS = ['shift', 'scale', 'category-swap'] as const;
 export const DEGRADATIONS = ['skewed', 'inverted', 'broken'] as const;
-/** Network links a latency fault can target (docs/architecture.md, local platform). */
-export const LINKS = [
-  'gateway->model-server',
-  'model-server->feature-server',
-  'model-server->registry',
-] as const;
-const LINK_RE = /^(?:gateway->model-server(?:-\d+)?|model-server->feature-server|model-server->registry)$/;
 
 const KEBAB = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
@@ -235,7 +229,7 @@ function faultSchemas<A extends z.ZodType>(at: A) {
     type: z.literal('latency'),
     ...c,
     duration: Duration,
-    link: z.string().regex(LINK_RE, {
+    link: z.string().regex(LINK_SELECTOR, {
       error: (iss) =>
         `expected a link (${LINKS.join(' | ')}, or gateway->model-server-<i>), found ${JSON.stringify(iss.input)}${typeof iss.input === 'string' ? didYouMean(iss.input, LINKS) : ''}`,
     }),
@@ -254,9 +248,8 @@ function faultSchemas<A extends z.ZodType>(at: A) {
     feature: z.string().min(1).meta({ description: 'request field whose values the load drifts' }),
     kind: z.enum(DRIFT_KINDS),
     amount: z
-      .union([z.number(), z.string().regex(/^[+-]?\d+(?:\.\d+)?%$/)], {
-        error: (iss) =>
-          `expected a number or a relative change like +50%, found ${JSON.stringify(iss.input)}`,
+      .union([z.number(), z.string().regex(new RegExp(RELATIVE_PATTERN))], {
+        error: (iss) => `expected a number or ${RELATIVE_EXAMPLE}, found ${JSON.stringify(iss.input)}`,
       })
       .optional(),
     from: z.string().min(1).optional(),
@@ -310,8 +303,11 @@ export const FAULT_TYPES = [
   'drift',
   'bad-model-rollout',
   'dependency-outage',
-] as const;
-export type FaultType = (typeof FAULT_TYPES)[number];
+] as const satisfies readonly FaultType[];
+/** The union's own types: a fault added to it needs a driver in src/faults/index.ts (a type error otherwise). */
+export type FaultType = Fault['type'];
+/** The validated scenario fault of one type. */
+export type FaultOf<T extends FaultType> = Extract<Fault, { type: T }>;
 
 export const ParallelGroup = z
   .strictObject({

@@ -114,6 +114,17 @@ export function parsePercent(v: unknown): Parsed<number> {
   return ok(+(Number(m[1]) / 100).toPrecision(15));
 }
 
+/** A signed relative change, e.g. `+50%`, `-20%`, `10%` (drift `amount`). */
+export const RELATIVE_PATTERN = `^[+-]?${NUM}%$`;
+export const RELATIVE_EXAMPLE = 'a relative change like +50%';
+
+/** `+50%` → 0.5, `-20%` → -0.2. */
+export function parseRelativeChange(v: unknown): Parsed<number> {
+  if (typeof v !== 'string' || !new RegExp(RELATIVE_PATTERN).test(v))
+    return fail(`expected ${RELATIVE_EXAMPLE}, found ${describeFound(v)}`);
+  return ok(Number(v.slice(0, -1)) / 100);
+}
+
 /** A fraction written either as a number in [0, 1] or as a percent (`30%`). */
 export function parseFraction(v: unknown): Parsed<number> {
   if (typeof v === 'number') {

@@ -4,8 +4,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Mechanism, parseDisabled } from '../../pipeline/common/config.ts';
+import { isLinkSelector } from '../../pipeline/topology.ts';
 import { faultlineHome, isAlive, listActive } from '../../platforms/local/active.ts';
-import { LINK_SELECTOR, LocalPlatform } from '../../platforms/local/local-platform.ts';
+import { LocalPlatform } from '../../platforms/local/local-platform.ts';
 import type { PipelineEndpoints } from '../../platforms/platform.ts';
 import { cleanup } from '../../runner/cleanup.ts';
 import { EXIT, UsageError } from '../exit.ts';
@@ -55,7 +56,7 @@ function parseFaultLinks(v: string | undefined): 'all' | string[] {
     .map((s) => s.trim())
     .filter(Boolean);
   for (const l of links) {
-    if (!LINK_SELECTOR.test(l))
+    if (!isLinkSelector(l, { canary: true }))
       throw new UsageError(
         `--fault-links: unknown link "${l}" (expected all, none, or links among gateway->model-server[-<i>], model-server->feature-server, model-server->registry)`,
       );

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { nowMs } from '../../load/clock.ts';
 import type { Mechanism } from '../../pipeline/common/config.ts';
 import { pollReady } from '../../pipeline/common/ready.ts';
+import { pipelineLinks, selectsLink } from '../../pipeline/topology.ts';
 import type {
   PipelineEndpoints,
   PipelineOptions,
@@ -105,13 +106,9 @@ export class LocalPlatform implements Platform {
       'gateway',
       'controller',
       'proxy-api',
-      'link:model-server->feature-server',
-      'link:model-server->registry',
-      ...Array.from({ length: replicas }, (_, i) => [
-        `model-server-${i}`,
-        `link:gateway->model-server-${i}`,
-      ]).flat(),
-      ...(this.opts.canary ? ['model-server-canary', 'link:gateway->model-server-canary'] : []),
+      ...Array.from({ length: replicas }, (_, i) => `model-server-${i}`),
+      ...(this.opts.canary ? ['model-server-canary'] : []),
+      ...pipelineLinks({ replicas, canary: this.opts.canary }).map((l) => `link:${l}`),
     ];
     const free = await freePorts(names.length);
     for (const [i, n] of names.entries()) this.ports.set(n, free[i]);
@@ -403,14 +400,10 @@ export class LocalPlatform implements Platform {
   }
 }
 
-/** A link name or prefix `faultLinks` accepts (the canary's link included). */
-export const LINK_SELECTOR =
-  /^(?:gateway->model-server(?:-(?:\d+|canary))?|model-server->feature-server|model-server->registry)$/;
-
 /** `gateway->model-server` selects every replica's link, as a latency fault's `link` does. */
 export function wantsProxy(selection: 'all' | readonly string[], link: string): boolean {
   if (selection === 'all') return true;
-  return selection.some((s) => link === s || link.startsWith(`${s}-`));
+  return selection.some((s) => selectsLink(s, link));
 }
 
 async function freePorts(n: number): Promise<number[]> {
