@@ -254,6 +254,9 @@ function childrenCpuMs(): number | null {
 
 export interface CapacityRow {
   rate: number;
+  /** Lag p99 and verdict of every repeat at this rate (the row itself is the median repeat). */
+  lagP99EachMs?: (number | null)[];
+  sustainedEach?: boolean[];
   achievedRate: number;
   requests: number;
   errors: number;
@@ -282,6 +285,8 @@ export async function benchGeneratorCapacity(opts: {
   rates: number[];
   durationMs: number;
   lagBudgetMs: number;
+  /** Steps per rate; the row reported is the one with the median lag p99 (default 3). */
+  repeats?: number;
   wrkDurationS: number;
   wrkConnections: number;
   resultsDir: string;
@@ -349,7 +354,21 @@ export async function benchGeneratorCapacity(opts: {
     };
     await step(1000, 1500); // JIT and connection pool warm-up, not reported
     for (const rate of opts.rates) {
-      const row = await step(rate, opts.durationMs);
+      // Like every fixed-rate figure here, the median of repeats: a single 5 s step on this shared VM
+      // can catch one 10–25 ms stall of the machine at any rate.
+      const reps: CapacityRow[] = [];
+      for (let i = 0; i < (opts.repeats ?? 3); i++) {
+        reps.push(await step(rate, opts.durationMs));
+        await sleep(300);
+      }
+      const byLag = [...reps].sort(
+        (a, b) => (a.lagP99Ms ?? Number.POSITIVE_INFINITY) - (b.lagP99Ms ?? Number.POSITIVE_INFINITY),
+      );
+      const row: CapacityRow = {
+        ...byLag[Math.floor((byLag.length - 1) / 2)],
+        lagP99EachMs: reps.map((r) => r.lagP99Ms),
+        sustainedEach: reps.map((r) => r.sustained),
+      };
       rows.push(row);
       log(
         `generator (worker driver) ${rate}/s → ${row.achievedRate.toFixed(0)}/s, lag p99 ${row.lagP99Ms} max ${row.lagMaxMs?.toFixed(1)} ms, ` +

@@ -525,7 +525,7 @@ if (capacity) {
     rows.push([
       `generator process (worker driver) @ ${r.rate}/s, trivial target`,
       `${fmt(r.achievedRate, 0)}/s, lag p99 ${fmt(r.lagP99Ms, 2)} ms`,
-      `${r.sustained ? 'sustained' : 'NOT sustained'} (lag p99 ≤ ${capacity.lagBudgetMs} ms after the worker's first second, 0 errors/drops, ≥ 95% of the rate); lag max ${fmt(r.lagMaxMs, 1)} ms, whole-step p99 ${fmt(r.lagP99WholeMs, 1)} ms, err ${r.errors}, drop ${r.dropped}; process CPU ${fmt(r.cpuUsPerRequest, 0)} µs/req (${fmt(100 * r.cpuShare, 0)}% of a core), server ${fmt(r.serverCpuUsPerRequest, 0)} µs/req`,
+      `${r.sustained ? 'sustained' : 'NOT sustained'} (median of ${r.lagP99EachMs?.length ?? 1} steps by lag p99: ${(r.lagP99EachMs ?? []).map((x) => fmt(x, 1)).join(', ')} ms; lag p99 ≤ ${capacity.lagBudgetMs} ms after the worker's first second, 0 errors/drops, ≥ 95% of the rate); lag max ${fmt(r.lagMaxMs, 1)} ms, whole-step p99 ${fmt(r.lagP99WholeMs, 1)} ms, err ${r.errors}, drop ${r.dropped}; process CPU ${fmt(r.cpuUsPerRequest, 0)} µs/req (${fmt(100 * r.cpuShare, 0)}% of a core), server ${fmt(r.serverCpuUsPerRequest, 0)} µs/req`,
     ]);
   }
   const w = capacity.wrk;

@@ -52,6 +52,13 @@ export type FromWorker =
 
 const WORKER = new URL('./worker.ts', import.meta.url);
 
+/**
+ * Young generation of the generator thread. Every request allocates a payload, a record and undici
+ * state; with V8's default semi-spaces the thread scavenged often enough at ≥ 5000 req/s for its
+ * send lag p99 to reach 10–15 ms in one step of three, and 2.3–5.8 ms with 48 MiB (BENCHMARKS.md).
+ */
+export const GENERATOR_YOUNG_GENERATION_MB = 48;
+
 /** The generator thread's nice value in scenario runs (run.ts; FAULTLINE_GENERATOR_NICE overrides). */
 export const DEFAULT_GENERATOR_NICE = -5;
 
@@ -124,7 +131,10 @@ export class WorkerLoadDriver implements LoadDriver {
     if (this.started) throw new Error('load driver already started');
     this.started = true;
     if (this.stopping) return;
-    const w = new Worker(WORKER, { workerData: this.init });
+    const w = new Worker(WORKER, {
+      workerData: this.init,
+      resourceLimits: { maxYoungGenerationSizeMb: GENERATOR_YOUNG_GENERATION_MB },
+    });
     this.worker = w;
     w.on('message', (m: FromWorker) => this.onMessage(m));
     w.on('error', (e) => this.fail(e));
