@@ -6,10 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { readJournal } from '../src/journal/journal.ts';
 import type { LatencySummaryMs, RequestRecord } from '../src/load/driver.ts';
 import { DEFAULT_GENERATOR_NICE, WorkerLoadDriver } from '../src/load/worker-driver.ts';
-import { readJournal } from '../src/runner/journal.ts';
-import { percentilesOf } from '../src/slo/hdr.ts';
+import { percentilesOf } from '../src/stats/hdr.ts';
 import {
   describeMachine,
   log,

@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readJournal } from '../src/journal/journal.ts';
 import type { RequestRecord } from '../src/load/driver.ts';
 import { readReport } from '../src/report/json.ts';
-import { readJournal } from '../src/runner/journal.ts';
 import { log } from './lib.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -231,11 +231,11 @@ export async function benchPipeline(o: PipelineBenchOptions) {
   let ok = false;
   try {
     log('pipeline: starting the local platform (2 model-server replicas, no fault proxies)');
-    const ep = await platform.start();
-    let proxiedEp: Awaited<ReturnType<LocalPlatform['start']>> | undefined;
+    const ep = (await platform.start()).endpoints;
+    let proxiedEp: LocalPlatform['endpoints'] | undefined;
     if (proxied) {
       log('pipeline: starting a second one with a fault proxy on every link');
-      proxiedEp = await proxied.start();
+      proxiedEp = (await proxied.start()).endpoints;
       await runLoad({ url: proxiedEp.gateway, rate: 200, durationMs: o.warmupMs });
     }
     log(`pipeline: ready, warming up for ${o.warmupMs} ms at 200/s`);

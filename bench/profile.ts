@@ -147,7 +147,7 @@ export async function profilePipeline(o: { rate: number; durationMs: number; dir
   let harness: CpuProfile | undefined;
   try {
     log('profile: starting the pipeline with --cpu-prof in every service');
-    const ep = await platform.start();
+    const ep = (await platform.start()).endpoints;
     process.env.NODE_OPTIONS = savedNodeOptions ?? '';
     if (savedNodeOptions === undefined) delete process.env.NODE_OPTIONS;
     for (const s of SERVICES)

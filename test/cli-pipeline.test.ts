@@ -99,7 +99,7 @@ describe('faultline pipeline up/status/down', () => {
     expect(links.code).toBe(2);
     expect(links.stderr).toMatch(/--fault-links: unknown link "gateway->registry"/);
     // Nothing was started.
-    expect((await cli(['pipeline', 'status'])).stdout).toMatch(/no local pipeline is running/);
+    expect((await cli(['pipeline', 'status'])).stdout).toMatch(/no pipeline is running/);
   });
 
   it('up --detach prints the gateway first, status lists every ready service, down leaves no process', async () => {
@@ -148,6 +148,6 @@ describe('faultline pipeline up/status/down', () => {
     expect(down.code, down.stderr).toBe(0);
     expect([...seen].filter(isAlive)).toEqual([]);
     await expect(fetch(`${gateway}/healthz`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
-    expect((await cli(['pipeline', 'status'])).stdout).toMatch(/no local pipeline is running/);
+    expect((await cli(['pipeline', 'status'])).stdout).toMatch(/no pipeline is running/);
   }, 180_000);
 });

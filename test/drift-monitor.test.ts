@@ -1,11 +1,11 @@
 import client from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import type { JournalEntry } from '../src/journal/journal.ts';
 import { DriftTransform } from '../src/load/drift-transform.ts';
 import { parseMetrics } from '../src/pipeline/controller/scrape.ts';
 import { DriftMonitor } from '../src/pipeline/model-server/drift.ts';
 import type { ModelArtifact } from '../src/pipeline/schema.ts';
 import { PayloadGenerator } from '../src/pipeline/trainer/data.ts';
-import type { JournalEntry } from '../src/runner/journal.ts';
 import { extractSignals, JournalIndex } from '../src/runner/signals.ts';
 
 // A heavy-tailed shift: `amount` × 4. PSI's equal-width bins (over the pooled range, which the

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Journal, readJournal } from '../src/runner/journal.ts';
+import { Journal, readJournal } from '../src/journal/journal.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -69,7 +69,7 @@ describe('Journal', () => {
 
   it('kill -9 loses at most the unflushed request records, never a fault record', () => {
     const file = tmpFile();
-    const mod = new URL('../src/runner/journal.ts', import.meta.url).href;
+    const mod = new URL('../src/journal/journal.ts', import.meta.url).href;
     const script = `
       const { Journal } = await import(${JSON.stringify(mod)});
       const j = new Journal(${JSON.stringify(file)});

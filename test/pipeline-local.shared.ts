@@ -53,7 +53,7 @@ export async function startPipeline(
   platform.onEvent((e) => events.push(e));
   let ep: PipelineEndpoints;
   try {
-    ep = await platform.start();
+    ep = (await platform.start()).endpoints;
   } catch (e) {
     await platform.stop();
     throw e;

@@ -108,7 +108,7 @@ describe('reference pipeline on the local platform (every mechanism on)', () => 
     expect(malformed.body.error_code).toEqual(expect.any(String));
     // Bad input is answered, never a crash: the same processes still serve.
     expect((await post(`${gateway}/v1/predict`, next())).status).toBe(200);
-    expect(pl.events.filter((e) => e.type === 'replica-exited')).toEqual([]);
+    expect(pl.events.filter((e) => e.type === 'replica-gone')).toEqual([]);
   });
 
   it('serves /healthz, /readyz and /metrics on every service', async () => {

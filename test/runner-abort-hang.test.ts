@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readJournal } from '../src/journal/journal.ts';
 import { nowMs } from '../src/load/clock.ts';
 import { LocalPlatform } from '../src/platforms/local/local-platform.ts';
 import { FaultProxy } from '../src/platforms/local/proxy.ts';
-import type { PipelineEndpoints, Platform } from '../src/platforms/platform.ts';
-import { readJournal } from '../src/runner/journal.ts';
+import type { PipelineEndpoints, Platform, StartedPlatform } from '../src/platforms/platform.ts';
 import type { Progress } from '../src/runner/progress.ts';
 import { runScenario } from '../src/runner/run.ts';
 import { ScenarioSchema } from '../src/scenario/schema.ts';
@@ -20,7 +20,7 @@ process.env.FAULTLINE_HOME = home;
 afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
 
 /** The local platform with a fault proxy in front of its gateway, which the test can blackhole. */
-class BlackholeableGateway implements Platform {
+class BlackholeableGateway implements Platform, StartedPlatform {
   readonly name = 'local' as const;
   readonly inner: LocalPlatform;
   proxy?: FaultProxy;
@@ -28,8 +28,11 @@ class BlackholeableGateway implements Platform {
   constructor(inner: LocalPlatform) {
     this.inner = inner;
   }
-  async start(): Promise<PipelineEndpoints> {
-    const ep = await this.inner.start();
+  get record() {
+    return this.inner.record;
+  }
+  async start(): Promise<this> {
+    const { endpoints: ep } = await this.inner.start();
     this.proxy = new FaultProxy({
       name: 'client->gateway',
       listen: '127.0.0.1:0',
@@ -37,7 +40,7 @@ class BlackholeableGateway implements Platform {
     });
     await this.proxy.start();
     this.ep = { ...ep, gateway: `http://127.0.0.1:${this.proxy.listenPort}` };
-    return this.ep;
+    return this;
   }
   get endpoints(): PipelineEndpoints {
     return this.ep ?? this.inner.endpoints;
@@ -46,11 +49,13 @@ class BlackholeableGateway implements Platform {
   blackhole(): void {
     this.proxy!.addToxic({ type: 'timeout', stream: 'downstream', attributes: { timeout: 0 } });
   }
-  replicas: Platform['replicas'] = (s) => this.inner.replicas(s);
-  kill: Platform['kill'] = (s, o) => this.inner.kill(s, o);
-  stopService: Platform['stopService'] = (s) => this.inner.stopService(s);
-  startService: Platform['startService'] = (s) => this.inner.startService(s);
-  onEvent: Platform['onEvent'] = (l) => this.inner.onEvent(l);
+  replicas: StartedPlatform['replicas'] = (s) => this.inner.replicas(s);
+  kill: StartedPlatform['kill'] = (s, o) => this.inner.kill(s, o);
+  stopService: StartedPlatform['stopService'] = (s) => this.inner.stopService(s);
+  startService: StartedPlatform['startService'] = (s) => this.inner.startService(s);
+  runJob: StartedPlatform['runJob'] = (j) => this.inner.runJob(j);
+  metrics: StartedPlatform['metrics'] = () => this.inner.metrics();
+  onEvent: StartedPlatform['onEvent'] = (l) => this.inner.onEvent(l);
   async stop(): Promise<void> {
     await this.proxy?.close();
     await this.inner.stop();
@@ -106,7 +111,7 @@ describe('abort conditions see hung requests (blackholed gateway)', () => {
       runDir: path.join(home, 'run'),
       progress,
       signal: new AbortController().signal,
-      platform: (o) => {
+      platformFactory: (o) => {
         platform = new BlackholeableGateway(new LocalPlatform(o));
         return platform;
       },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { JournalEntry } from '../src/journal/journal.ts';
 import type { RequestRecord } from '../src/load/driver.ts';
 import { type EvaluationInput, evaluate, measure } from '../src/runner/evaluate.ts';
-import type { JournalEntry } from '../src/runner/journal.ts';
 import { extractSignals, JournalIndex, platformActions, signalMatches } from '../src/runner/signals.ts';
 import { type Check, parseCheck } from '../src/scenario/checks.ts';
 import { plannedInjections } from '../src/scenario/schedule.ts';
@@ -110,9 +110,10 @@ describe('journal index', () => {
       {
         ts_ms: T + 7000,
         type: 'platform.event',
-        kind: 'replica-restart-scheduled',
+        kind: 'replacement-scheduled',
         service: 'model-server',
         name: 'model-server-0',
+        details: { replaces: 'model-server-0' },
       },
     ]);
     const sig = extractSignals(ix);
@@ -205,9 +206,10 @@ describe('evaluation', () => {
     const scheduled: JournalEntry = {
       ts_ms: T + 10_100,
       type: 'platform.event',
-      kind: 'replica-restart-scheduled',
+      kind: 'replacement-scheduled',
       service: 'model-server',
       name: 'model-server-0',
+      details: { replaces: 'model-server-0', delayMs: 0 },
     };
     const ready: JournalEntry = {
       ts_ms: T + 10_900,
@@ -215,7 +217,7 @@ describe('evaluation', () => {
       kind: 'replica-ready',
       service: 'model-server',
       name: 'model-server-0',
-      details: { since_start_ms: 700 },
+      details: { since_start_ms: 700, replaces: 'model-server-0' },
     };
     const opts = { runbook: restartRunbook, killedServices: ['model-server'] };
     expect(measure(input(recs, [scheduled, ready], opts)).mitigation).toMatchObject({
@@ -223,17 +225,45 @@ describe('evaluation', () => {
       observed: true,
       t: T + 10_900,
       evidence:
-        'supervisor replaced model-server-0; ready 800 ms after the restart was scheduled (700 ms after its process started)',
+        'the platform replaced model-server-0; ready 800 ms after the restart was scheduled (700 ms after its process started)',
     });
     expect(measure(input(recs, [scheduled], opts)).mitigation).toMatchObject({
       observed: false,
-      evidence: 'the supervisor scheduled a replacement for model-server-0, which never became ready',
+      evidence: 'the platform scheduled a replacement for model-server-0, which never became ready',
     });
     // Another replica's readiness is not this replacement's.
     expect(
-      measure(input(recs, [scheduled, { ...ready, name: 'model-server-1' }], opts)).mitigation,
+      measure(
+        input(
+          recs,
+          [
+            scheduled,
+            {
+              ...ready,
+              name: 'model-server-1',
+              details: { since_start_ms: 700, replaces: 'model-server-1' },
+            },
+          ],
+          opts,
+        ),
+      ).mitigation,
     ).toMatchObject({
       observed: false,
+    });
+    // A replacement with a new name (a Kubernetes pod) is matched by what it replaces.
+    const podGone = {
+      ...scheduled,
+      name: 'model-server-7f9c-abcde',
+      details: { replaces: 'model-server-7f9c-abcde' },
+    };
+    const podReady = {
+      ...ready,
+      name: 'model-server-7f9c-fghij',
+      details: { since_start_ms: 700, replaces: 'model-server-7f9c-abcde' },
+    };
+    expect(measure(input(recs, [podGone, podReady], opts)).mitigation).toMatchObject({
+      observed: true,
+      t: T + 10_900,
     });
     expect(measure(input(recs, [], opts)).mitigation).toMatchObject({ observed: false });
   });

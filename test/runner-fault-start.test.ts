@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type JournalEntry, readJournal } from '../src/journal/journal.ts';
 import type { RequestRecord } from '../src/load/driver.ts';
 import type { ScenarioReport } from '../src/report/model.ts';
-import { type JournalEntry, readJournal } from '../src/runner/journal.ts';
 import { ROOT, readReport, runCli, tempHome } from './helpers/cli.ts';
 
 // Fault start (t0) per kind, on the real local pipeline: whatever the fault broke, slowed or changed
@@ -129,7 +129,7 @@ describe('fault start (t0) per fault kind', () => {
 
   it('pod-kill: t0 is when the signal was sent; the exit and the detection come after it', async () => {
     const { s, t0, records, journal } = (await all()).kill;
-    const exited = journal.find((e) => e.type === 'platform.event' && e.kind === 'replica-exited');
+    const exited = journal.find((e) => e.type === 'platform.event' && e.kind === 'replica-gone');
     expect(exited!.ts_ms).toBeGreaterThanOrEqual(t0);
     for (const r of affected(records, (x) => x.outcome !== 'ok')) expect(r.tDone).toBeGreaterThanOrEqual(t0);
     // Detected by the gateway (a pipeline signal), not by the supervisor noticing its own kill.

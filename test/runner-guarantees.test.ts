@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readJournal } from '../src/journal/journal.ts';
 import { start as startFeatureServer } from '../src/pipeline/feature-server/server.ts';
-import { readJournal } from '../src/runner/journal.ts';
 import { isAlive, ROOT, runCli, startCli, tempHome, waitFor } from './helpers/cli.ts';
 
 // The runner's promises, proven on real processes: nothing stays injected after SIGINT, and after a
@@ -57,7 +57,10 @@ function activePids(home: string): number[] {
   return fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
-    .flatMap((f) => (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { pids: number[] }).pids);
+    .flatMap(
+      (f) =>
+        (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { data: { pids: number[] } }).data.pids,
+    );
 }
 
 /** Reads the rows the corruption touched straight from the store file, through a fresh feature-server. */

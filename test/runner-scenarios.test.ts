@@ -3,7 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../src/browser/chromium.ts';
-import { readJournal } from '../src/runner/journal.ts';
+import { readJournal } from '../src/journal/journal.ts';
 import { failedChecks, readReport, runCli, tempHome } from './helpers/cli.ts';
 
 // The shipped scenarios, both directions: the game day passes on the reference pipeline, and each

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { JournalEntry } from '../src/journal/journal.ts';
 import type { RequestRecord } from '../src/load/driver.ts';
 import { type EvaluationInput, measure, type RunbookTargets } from '../src/runner/evaluate.ts';
-import type { JournalEntry } from '../src/runner/journal.ts';
 import { extractSignals, JournalIndex } from '../src/runner/signals.ts';
 
 // Detection signals come from what the pipeline and its monitoring emitted (scraped metrics,

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parsePercentileName, percentilesOf } from '../src/slo/hdr.ts';
 import type { Slo, SloRecord, WindowSummary } from '../src/slo/index.ts';
 import {
   minSamplesForPercentile,
@@ -11,6 +10,7 @@ import {
   timeSeries,
   WindowStats,
 } from '../src/slo/index.ts';
+import { parsePercentileName, percentilesOf } from '../src/stats/hdr.ts';
 
 // Expected values come from scripts/fixtures/slo_fixtures.py (numpy + the hdrhistogram PyPI package),
 // an independent implementation of docs/measurements.md.

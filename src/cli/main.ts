@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `faultline` command line. Each command returns an exit code; see src/cli/exit.ts.
 import { Command, CommanderError, Option } from 'commander';
+import { platformKinds } from '../platforms/index.ts';
 import { cleanup } from '../runner/cleanup.ts';
 import {
   pipelineDemo,
@@ -33,6 +34,7 @@ const run =
 
 const pipelineFlags = (c: Command) =>
   c
+    .option('--platform <name>', `where the pipeline runs: ${platformKinds().join(', ')}`, 'local')
     .option('--replicas <n>', 'model-server replicas', '2')
     .option('--store <store>', 'online store: sqlite or a redis:// URL', 'sqlite')
     .option('--seed <n>', 'seed for the trainer and synthetic data', '42')
@@ -50,13 +52,15 @@ const pipelineFlags = (c: Command) =>
       ),
     );
 
-const pipeline = program.command('pipeline').description('run the reference pipeline on the local platform');
+const pipeline = program
+  .command('pipeline')
+  .description('run the reference pipeline by hand (on any platform)');
 pipelineFlags(pipeline.command('up').description('start the pipeline and keep it running'))
   .option('--detach', 'run in the background and return once ready')
   .action(run((o: UpOptions) => pipelineUp(o)));
 pipeline
   .command('down')
-  .description('stop every local pipeline and leave no process behind')
+  .description('stop every pipeline started here (any platform) and leave nothing behind')
   .action(run(pipelineDown));
 pipeline.command('status').description('list services, pids and readiness').action(run(pipelineStatus));
 pipelineFlags(
@@ -65,7 +69,7 @@ pipelineFlags(
 
 const runFlags = (c: Command) =>
   c
-    .option('--platform <name>', 'where the pipeline runs: local', 'local')
+    .option('--platform <name>', `where the pipeline runs: ${platformKinds().join(', ')}`, 'local')
     .option('--seed <n>', "override every scenario's load seed")
     .option('--report-dir <dir>', 'report folder (default reports/<timestamp>-<name>)')
     .option('--replicas <n>', 'model-server replicas (overrides the scenario)')

@@ -30,8 +30,6 @@ export const badModelRollout: Fault<'bad-model-rollout', RolloutSpec> = {
     return {
       undo: {
         kind: 'alias',
-        registry,
-        token: adminToken,
         model: PRIMARY_MODEL,
         alias: CHAMPION_ALIAS,
         previous: current.version,

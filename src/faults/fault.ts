@@ -2,24 +2,19 @@
 // before anything changes), then injects; revert uses only the UndoRecord, so a later
 // `faultline cleanup` can undo it from the journal after the runner itself was killed.
 import type { FirstChange, TransformSpec } from '../load/drift-transform.ts';
-import type { PipelineEndpoints, Platform } from '../platforms/platform.ts';
+import type { PipelineEndpoints, StartedPlatform } from '../platforms/platform.ts';
 import type { FaultOf, FaultType } from '../scenario/schema.ts';
 
+// Undo records name services and links, never addresses or tokens: a port-forward or a port dies
+// with the runner, and the journal must not hold credentials. Whoever reverts (the runner, or
+// `faultline cleanup` through the platform's attach) resolves them against the live pipeline.
 export type UndoRecord =
   | { kind: 'none'; reason: string }
-  | { kind: 'feature-rows'; featureServer: string; token: string; rows: StoredRow[]; absent: string[] }
-  | { kind: 'toxic'; toxiproxy: string; proxy: string; toxic: string }
-  | { kind: 'proxy-enabled'; toxiproxy: string; proxy: string }
+  | { kind: 'feature-rows'; rows: StoredRow[]; absent: string[] }
+  | { kind: 'toxic'; link: string; toxic: string }
+  | { kind: 'link-enabled'; link: string }
   | { kind: 'service-stopped'; service: string }
-  | {
-      kind: 'alias';
-      registry: string;
-      token: string;
-      model: string;
-      alias: string;
-      previous: string;
-      injected: string;
-    }
+  | { kind: 'alias'; model: string; alias: string; previous: string; injected: string }
   | { kind: 'load-transform'; id: string }
   | { kind: 'many'; undos: UndoRecord[] };
 
@@ -42,7 +37,7 @@ export interface LoadHooks {
 }
 
 export interface FaultContext {
-  platform: Platform;
+  platform: StartedPlatform;
   endpoints: PipelineEndpoints;
   load: LoadHooks;
   /** Seeded: the same scenario seed picks the same victims and entities. */

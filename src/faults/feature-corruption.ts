@@ -71,7 +71,7 @@ export const featureCorruption: Fault<'feature-corruption', CorruptionSpec> = {
       ),
     }));
     return {
-      undo: { kind: 'feature-rows', featureServer, token: adminToken, rows: prior, absent },
+      undo: { kind: 'feature-rows', rows: prior, absent },
       plan: {
         mode: spec.mode,
         fraction: spec.fraction,

@@ -56,7 +56,7 @@ function prepareLink(spec: LatencySpec, link: string, toxiproxy: string): Prepar
     const kind = spec.toxic ?? 'latency';
     if (kind === 'down') {
       return {
-        undo: { kind: 'proxy-enabled', toxiproxy, proxy: spec.link },
+        undo: { kind: 'link-enabled', link: spec.link },
         plan: { link: spec.link, toxic: 'down' },
         inject: async () => {
           // Link down: connections may be cut before the API call returns.
@@ -81,7 +81,7 @@ function prepareLink(spec: LatencySpec, link: string, toxiproxy: string): Prepar
       attributes,
     };
     return {
-      undo: { kind: 'toxic', toxiproxy, proxy: spec.link, toxic: name },
+      undo: { kind: 'toxic', link: spec.link, toxic: name },
       plan: { link: spec.link, toxic },
       inject: async () => {
         // Toxic added: the proxy applies it to traffic as soon as it is stored, before the API answers.

@@ -1,14 +1,22 @@
-// Reverting a fault from its UndoRecord alone: used by the runner and by `faultline cleanup`.
+// Reverting a fault from its UndoRecord alone: used by the runner and by `faultline cleanup`. The
+// record names services and links; `target` is the pipeline they are resolved against (the started
+// platform, or one re-attached after the runner died).
 import { RegistryClient } from '../pipeline/registry/client.ts';
-import type { Platform, ServiceName } from '../platforms/platform.ts';
+import type { PipelineEndpoints, ServiceName } from '../platforms/platform.ts';
 import { http, type LoadHooks, type UndoRecord } from './fault.ts';
 
 const CHUNK = 500;
 
-export async function applyUndo(
-  undo: UndoRecord,
-  live?: { platform?: Platform; load?: LoadHooks },
-): Promise<string> {
+export interface UndoTarget {
+  endpoints: PipelineEndpoints;
+  /** Resolves with a note instead when the service cannot be started (see AttachedPlatform). */
+  startService(service: ServiceName): Promise<string | undefined | void>;
+  /** The running load (a drift transform lives only there); absent after the runner died. */
+  load?: LoadHooks;
+}
+
+export async function applyUndo(undo: UndoRecord, target: UndoTarget): Promise<string> {
+  const { featureServer, toxiproxy, registry, adminToken } = target.endpoints;
   switch (undo.kind) {
     case 'none':
       return `nothing to revert (${undo.reason})`;
@@ -17,9 +25,9 @@ export async function applyUndo(
       for (let i = 0; i < undo.rows.length; i += CHUNK) {
         await http(
           'PUT',
-          `${undo.featureServer}/v1/admin/rows`,
+          `${featureServer}/v1/admin/rows`,
           { rows: undo.rows.slice(i, i + CHUNK) },
-          undo.token,
+          adminToken,
         );
       }
       for (let i = 0; i < undo.absent.length; i += CHUNK) {
@@ -27,31 +35,26 @@ export async function applyUndo(
           .slice(i, i + CHUNK)
           .map((u) => `user_id=${encodeURIComponent(u)}`)
           .join('&');
-        await http('DELETE', `${undo.featureServer}/v1/admin/rows?${q}`, undefined, undo.token);
+        await http('DELETE', `${featureServer}/v1/admin/rows?${q}`, undefined, adminToken);
       }
       return `restored ${undo.rows.length} rows`;
     }
     case 'toxic': {
       const res = await fetch(
-        `${undo.toxiproxy}/proxies/${encodeURIComponent(undo.proxy)}/toxics/${encodeURIComponent(undo.toxic)}`,
-        {
-          method: 'DELETE',
-          signal: AbortSignal.timeout(5000),
-        },
+        `${toxiproxy}/proxies/${encodeURIComponent(undo.link)}/toxics/${encodeURIComponent(undo.toxic)}`,
+        { method: 'DELETE', signal: AbortSignal.timeout(5000) },
       );
       if (!res.ok && res.status !== 404)
-        throw new Error(`removing toxic ${undo.toxic} from ${undo.proxy}: HTTP ${res.status}`);
-      return `removed toxic ${undo.toxic} from ${undo.proxy}`;
+        throw new Error(`removing toxic ${undo.toxic} from ${undo.link}: HTTP ${res.status}`);
+      return `removed toxic ${undo.toxic} from ${undo.link}`;
     }
-    case 'proxy-enabled':
-      await http('POST', `${undo.toxiproxy}/proxies/${encodeURIComponent(undo.proxy)}`, { enabled: true });
-      return `re-enabled link ${undo.proxy}`;
+    case 'link-enabled':
+      await http('POST', `${toxiproxy}/proxies/${encodeURIComponent(undo.link)}`, { enabled: true });
+      return `re-enabled link ${undo.link}`;
     case 'service-stopped':
-      if (!live?.platform) return `service ${undo.service} is gone with its platform`;
-      await live.platform.startService(undo.service as ServiceName);
-      return `started ${undo.service} again`;
+      return (await target.startService(undo.service as ServiceName)) || `started ${undo.service} again`;
     case 'alias': {
-      const client = new RegistryClient({ url: undo.registry, token: undo.token });
+      const client = new RegistryClient({ url: registry, token: adminToken });
       const current = await client.getAlias(undo.model, undo.alias);
       // The controller may already have rolled back: only move the alias if it still points at the bad version.
       if (current?.version !== undo.injected)
@@ -61,11 +64,13 @@ export async function applyUndo(
     }
     case 'many': {
       const results: string[] = [];
-      for (const u of undo.undos) results.push(await applyUndo(u, live));
+      for (const u of undo.undos) results.push(await applyUndo(u, target));
       return results.join('; ');
     }
     case 'load-transform':
-      await live?.load?.setTransform(undo.id, undefined);
+      // After a crash the load died with the runner, and its transform with it.
+      if (!target.load) return 'drift transform ended with its load';
+      await target.load.setTransform(undo.id, undefined);
       return 'drift transform removed from the load';
   }
 }

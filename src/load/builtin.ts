@@ -4,8 +4,8 @@
 // stalled server shows up as latency instead of silently lowering the offered load.
 import { Pool } from 'undici';
 import { exchange } from '../pipeline/common/exchange.ts';
-import type { Histogram } from '../slo/hdr.ts';
-import { newLatencyHistogram, percentileMs, toMicros } from '../slo/hdr.ts';
+import type { Histogram } from '../stats/hdr.ts';
+import { newLatencyHistogram, percentileMs, toMicros } from '../stats/hdr.ts';
 import { createClock } from './clock.ts';
 import { type FirstChange, FirstChanges, TransformSet, type TransformSpec } from './drift-transform.ts';
 import type {

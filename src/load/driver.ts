@@ -1,7 +1,6 @@
 // The load-driver contract the runner programs against: the built-in open-model generator
 // (builtin.ts) and an external driver such as k6 implement the same interface.
-import type { Histogram } from '../slo/hdr.ts';
-import type { LatencySummary } from '../slo/summarize.ts';
+import type { Histogram, LatencySummary } from '../stats/hdr.ts';
 import type { FirstChange, TransformSpec } from './drift-transform.ts';
 
 export type Outcome = 'ok' | 'error' | 'dropped' | 'timeout';

@@ -1,6 +1,6 @@
 // The generator's scheduling lag (tSent − tIntended: how late the generator itself sent), summarised
 // per interval for the journal (`load.lag`), so a run shows when its generator fell behind.
-import { newLatencyHistogram, percentileMs, toMicros } from '../slo/hdr.ts';
+import { newLatencyHistogram, percentileMs, toMicros } from '../stats/hdr.ts';
 import type { RequestRecord } from './driver.ts';
 
 export type LagSummary = {

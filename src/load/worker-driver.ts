@@ -3,7 +3,7 @@
 // sharing its event loop delayed sends by tens of ms (issue 9). The worker runs BuiltinLoadDriver
 // unchanged and posts its records here in batches; `done` settles after the last batch arrived.
 import { Worker } from 'node:worker_threads';
-import { newLatencyHistogram, toMicros } from '../slo/hdr.ts';
+import { newLatencyHistogram, toMicros } from '../stats/hdr.ts';
 import type { BuiltinLoadConfig, SeededPayloadOptions } from './builtin.ts';
 import { BuiltinLoadDriver } from './builtin.ts';
 import { type ClockAnchor, clockAnchor, nowMs } from './clock.ts';
@@ -258,4 +258,17 @@ export class WorkerLoadDriver implements LoadDriver {
 
 export function createWorkerDriver(config: WorkerLoadConfig): WorkerLoadDriver {
   return new WorkerLoadDriver(config);
+}
+
+/**
+ * Nice value of the generator's thread. The generator is the instrument: it needs a fraction of a
+ * core, and when the pipeline saturates the CPU a thread at the same priority waits its turn and
+ * sends late. -5 by default (needs CAP_SYS_NICE; otherwise the thread keeps the process's priority,
+ * journaled in load.start); FAULTLINE_GENERATOR_NICE overrides (0: same as the harness).
+ */
+export function generatorNiceFromEnv(): number | undefined {
+  const v = process.env.FAULTLINE_GENERATOR_NICE;
+  if (v === undefined || v.trim() === '') return DEFAULT_GENERATOR_NICE;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= -20 && n <= 19 ? n : DEFAULT_GENERATOR_NICE;
 }

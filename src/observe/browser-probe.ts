@@ -3,7 +3,7 @@
 // version answered.
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../browser/chromium.ts';
-import type { Journal } from '../runner/journal.ts';
+import type { Journal } from '../journal/journal.ts';
 import type { Probe, ProbeResult } from './probe.ts';
 
 export interface BrowserProbeOptions {

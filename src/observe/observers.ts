@@ -1,31 +1,16 @@
-// What the runner watches while a scenario runs, all into the journal: 1 s metric scrapes of every
-// service, the controller's event stream, the registry's champion alias and platform events.
+// What the runner watches while a scenario runs, all into the journal: 1 s metric rounds of every
+// service (from the platform's metrics source), the controller's event stream, the registry's
+// champion alias and platform events.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Journal } from '../journal/journal.ts';
 import { parseMetrics } from '../pipeline/controller/scrape.ts';
 import { RegistryClient } from '../pipeline/registry/client.ts';
 import { CHAMPION_ALIAS, PRIMARY_MODEL } from '../pipeline/schema.ts';
-import type { PipelineEndpoints, Platform } from '../platforms/platform.ts';
-import type { Journal } from '../runner/journal.ts';
+import type { MetricsSample, PipelineEndpoints, StartedPlatform } from '../platforms/platform.ts';
 
 /** Metric families worth keeping in the journal: the pipeline's own, not Node process internals. */
 const KEEP = /^(gateway_|model_server_|controller_|feature_server_|registry_|http_requests_total)/;
 const DROP = /(_bucket|_created)$|_process_|_nodejs_/;
-
-export interface ScrapeTarget {
-  service: string;
-  replica: string;
-  url: string;
-}
-
-export function scrapeTargets(ep: PipelineEndpoints): ScrapeTarget[] {
-  return [
-    { service: 'gateway', replica: '0', url: ep.gateway },
-    ...ep.modelServers.map((url, i) => ({ service: 'model-server', replica: String(i), url })),
-    { service: 'feature-server', replica: '0', url: ep.featureServer },
-    { service: 'controller', replica: '0', url: ep.controller },
-    { service: 'registry', replica: '0', url: ep.registry },
-  ];
-}
 
 export class Observers {
   private timers: NodeJS.Timeout[] = [];
@@ -35,18 +20,22 @@ export class Observers {
 
   private readonly journal: Journal;
   private readonly endpoints: PipelineEndpoints;
+  private readonly platform: StartedPlatform;
 
-  constructor(journal: Journal, endpoints: PipelineEndpoints) {
+  constructor(journal: Journal, platform: StartedPlatform) {
     this.journal = journal;
-    this.endpoints = endpoints;
+    this.platform = platform;
+    this.endpoints = platform.endpoints;
   }
 
-  start(platform: Platform, opts: { scrapeIntervalMs?: number; aliasIntervalMs?: number } = {}) {
-    platform.onEvent(({ type, ts_ms, ...rest }) =>
+  start(opts: { scrapeIntervalMs?: number; aliasIntervalMs?: number } = {}) {
+    this.platform.onEvent(({ type, ts_ms, ...rest }) =>
       this.journal.append('platform.event', { kind: type, ...rest }, ts_ms),
     );
-    const targets = scrapeTargets(this.endpoints);
-    this.every(opts.scrapeIntervalMs ?? 1000, () => Promise.all(targets.map((t) => this.scrape(t))));
+    const source = this.platform.metrics();
+    this.every(opts.scrapeIntervalMs ?? 1000, async () => {
+      for (const m of await source.collect()) this.record(m);
+    });
     const registry = new RegistryClient({ url: this.endpoints.registry, timeoutMs: 1000 });
     this.every(opts.aliasIntervalMs ?? 500, () => this.pollAlias(registry));
     void this.followController();
@@ -97,32 +86,22 @@ export class Observers {
     this.timers.push(setInterval(tick, ms));
   }
 
-  private async scrape(t: ScrapeTarget) {
-    let ts = Date.now();
-    try {
-      const res = await fetch(`${t.url}/metrics`, { signal: AbortSignal.timeout(900) });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      const body = await res.text();
-      // Stamped when the values were in hand: a counter that rose during the scrape is observed then,
-      // never before the fault that raised it (a detection signal must not precede fault start).
-      ts = Date.now();
-      const samples: Record<string, number> = {};
-      for (const s of parseMetrics(body)) {
-        if (!KEEP.test(s.name) || DROP.test(s.name)) continue;
-        const labels = Object.entries(s.labels)
-          .map(([k, v]) => `${k}="${v}"`)
-          .join(',');
-        samples[labels ? `${s.name}{${labels}}` : s.name] = s.value;
-      }
-      this.journal.append('scrape', { service: t.service, replica: t.replica, up: true, samples }, ts);
-    } catch (e) {
+  private record(m: MetricsSample) {
+    const where = { service: m.service, replica: m.replica };
+    if (!m.up || m.text === undefined) {
       // A dead replica during chaos is data, not an error.
-      this.journal.append(
-        'scrape',
-        { service: t.service, replica: t.replica, up: false, error: (e as Error).message },
-        ts,
-      );
+      this.journal.append('scrape', { ...where, up: false, error: m.error ?? 'down' }, m.ts);
+      return;
     }
+    const samples: Record<string, number> = {};
+    for (const s of parseMetrics(m.text)) {
+      if (!KEEP.test(s.name) || DROP.test(s.name)) continue;
+      const labels = Object.entries(s.labels)
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(',');
+      samples[labels ? `${s.name}{${labels}}` : s.name] = s.value;
+    }
+    this.journal.append('scrape', { ...where, up: true, samples }, m.ts);
   }
 
   private async pollAlias(registry: RegistryClient) {

@@ -1,7 +1,8 @@
 // A probe acts like a user during the run and journals what that user saw ('probe' entries), so
 // checks can speak of user-visible success (`browser.success >= 99% during fault`).
+
+import type { Journal } from '../journal/journal.ts';
 import type { PipelineEndpoints } from '../platforms/platform.ts';
-import type { Journal } from '../runner/journal.ts';
 
 export interface ProbeResult {
   t: number;

@@ -1,7 +1,6 @@
 // Formatting shared by every report artifact, so junit.xml, summary.md and index.html say the same thing
 // in the same words.
-import type { CheckResult } from '../runner/evaluate.ts';
-import type { ScenarioReport, Verdict } from './model.ts';
+import type { CheckResult, ScenarioReport, Verdict } from './model.ts';
 
 export const VERDICT_WORD: Record<Verdict, string> = {
   passed: 'PASSED',

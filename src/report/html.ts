@@ -2,7 +2,7 @@
 // scenario the numbers an engineer needs: MTTD/MTTR against the runbook, charts with the fault windows
 // and the detection/rollback/recovery markers, the check table, the runbook beside what happened, and
 // the measurement definitions the numbers follow. Print CSS puts each scenario on its own A4 page.
-import type { CheckResult } from '../runner/evaluate.ts';
+
 import {
   allChecks,
   CHECK_WORD,
@@ -15,7 +15,7 @@ import {
   VERDICT_WORD,
 } from './format.ts';
 import { escapeHtml as esc, renderMarkdown } from './markdown.ts';
-import type { MarkerKind, RunReport, ScenarioReport, Verdict } from './model.ts';
+import type { CheckResult, MarkerKind, RunReport, ScenarioReport, Verdict } from './model.ts';
 import { htmlPage } from './page.ts';
 
 export const CHART_KINDS = ['latency', 'errors', 'fallback', 'version'] as const;

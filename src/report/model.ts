@@ -1,6 +1,5 @@
 // report.json: everything a report is rendered from. `faultline report <run-dir>` regenerates every
 // other artifact (junit.xml, summary.md, index.html, report.pdf) from this file alone.
-import type { CheckResult } from '../runner/evaluate.ts';
 import type { LatencySummary } from '../slo/summarize.ts';
 import type { QualitySeriesPoint, TimeSeriesPoint } from '../slo/timeseries.ts';
 
@@ -168,3 +167,46 @@ export interface ScenarioReport {
   /** Journal file, relative to the run folder. */
   journal: string;
 }
+
+// ---- check results (computed by the runner's evaluation, rendered by every reporter) ----
+
+export type PhaseName = 'steady' | 'fault' | 'recovery' | 'whole';
+
+export interface CheckResult {
+  check: string;
+  metric: string;
+  phase: PhaseName | 'event';
+  op: string;
+  target: number | null;
+  targetText: string;
+  measured: number | null;
+  measuredText: string;
+  /**
+   * `inconclusive`: the evidence the check needs is missing (no requests or scrapes in the phase, no
+   * fault, nothing to compare); it fails the gate like `failed`, and `explanation` says what was missing.
+   */
+  status: CheckStatus;
+  /** `status === 'passed'` (kept for callers that only need the gate). */
+  passed: boolean;
+  explanation: string;
+  /** Quality checks: the sample behind the figure and its confidence (docs/measurements.md). */
+  quality?: QualityConfidence;
+}
+
+export interface QualityConfidence {
+  /** Scored answers with a known label, and how many were fraud / legitimate / flagged / fallback. */
+  n: number;
+  positives: number;
+  negatives: number;
+  flagged: number;
+  fallback: number;
+  /** Standard error of the figure (AUC: Hanley–McNeil; log loss: SE of the mean). */
+  se?: number;
+  /** 95 % Wilson interval (recall, precision). */
+  ci?: { lo: number; hi: number };
+  /** The same figure over the primary model's and the fallback model's answers alone (null: too few labels). */
+  primary: number | null;
+  fallbackOnly: number | null;
+}
+
+export type CheckStatus = 'passed' | 'failed' | 'inconclusive';

@@ -2,9 +2,16 @@
 // faults with windows, markers, runbooks and a failing scenario. Deterministic. Used by the report tests
 // (via test/helpers/sample-report.ts), the report benchmark and the README screenshot — never by a run.
 import { seededRandom } from '../load/random.ts';
-import type { CheckResult } from '../runner/evaluate.ts';
 import type { TimeSeriesPoint } from '../slo/timeseries.ts';
-import type { FaultRecord, Marker, RunbookSummary, RunReport, ScenarioReport, Verdict } from './model.ts';
+import type {
+  CheckResult,
+  FaultRecord,
+  Marker,
+  RunbookSummary,
+  RunReport,
+  ScenarioReport,
+  Verdict,
+} from './model.ts';
 
 export interface SampleOptions {
   /** 2–6 scenarios (default 4). */

@@ -149,3 +149,14 @@ export class AbortWatch {
     return undefined;
   }
 }
+
+/** The value of an abort condition's SLI over a window summary. */
+export function sliValue(metric: string, s: ReturnType<typeof summarize>): number | null {
+  if (metric === 'availability') return s.availability;
+  if (metric === 'error_rate') return s.errorRate;
+  if (metric === 'fallback.share') return s.fallbackShare;
+  if (metric === 'throughput') return s.throughput;
+  if (metric.startsWith('latency.'))
+    return (s.latency as unknown as Record<string, number | null>)[metric.slice(8)] ?? null;
+  return null;
+}

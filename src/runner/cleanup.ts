@@ -1,17 +1,17 @@
 // `faultline cleanup`: undoes what a runner killed with SIGKILL left behind. Every fault it injected
-// is in its journal with an undo record; the pipeline's processes are in the active records.
+// is in its journal with an undo record; every pipeline it started is in an attach record, through
+// which the platform is reached again to revert the faults and remove the pipeline.
 import fs from 'node:fs';
-import path from 'node:path';
 import type { UndoRecord } from '../faults/fault.ts';
 import { applyUndo } from '../faults/undo.ts';
-import { isAlive, listActive } from '../platforms/local/active.ts';
-import { readJournal } from './journal.ts';
+import { readJournal } from '../journal/journal.ts';
+import { attachPlatform, listActive } from '../platforms/index.ts';
 
 export interface CleanupResult {
   pipelines: number;
   reverted: string[];
   failed: string[];
-  killed: number[];
+  removed: string[];
 }
 
 /** Faults journaled as injected (intent written) but never journaled as reverted. */
@@ -28,17 +28,23 @@ export async function cleanup(
   opts: { all?: boolean; log?: (msg: string) => void } = {},
 ): Promise<CleanupResult> {
   const log = opts.log ?? (() => undefined);
-  const result: CleanupResult = { pipelines: 0, reverted: [], failed: [], killed: [] };
+  const result: CleanupResult = { pipelines: 0, reverted: [], failed: [], removed: [] };
   for (const rec of listActive()) {
+    const attached = await attachPlatform(rec);
     // A live owner is still in charge of its pipeline; only orphans are ours (unless --all).
-    if (isAlive(rec.pid) && rec.pid !== process.pid && !opts.all) continue;
+    if (attached.ownerAlive() && rec.ownerPid !== process.pid && !opts.all) continue;
     result.pipelines++;
-    const journal = path.join(path.dirname(rec.stateDir), 'journal.ndjson');
-    if (fs.existsSync(journal)) {
-      // Revert while the pipeline's processes are still up: the undo goes through their admin APIs.
+    const journal = rec.journal;
+    if (journal && fs.existsSync(journal)) {
+      // Revert while the pipeline is still up: the undo goes through its admin APIs.
       for (const f of unreverted(journal)) {
         try {
-          const msg = await applyUndo(f.undo);
+          if (!attached.endpoints)
+            throw new Error('the pipeline never became ready; nothing to revert through');
+          const msg = await applyUndo(f.undo, {
+            endpoints: attached.endpoints,
+            startService: (s) => attached.startService(s),
+          });
           result.reverted.push(`${f.type} ${f.id}: ${msg}`);
           fs.appendFileSync(
             journal,
@@ -51,26 +57,11 @@ export async function cleanup(
         }
       }
     }
-    if (rec.pid !== process.pid && isAlive(rec.pid)) {
-      process.kill(rec.pid, 'SIGTERM');
-      await waitGone([rec.pid], 8000);
-    }
-    const left = rec.pids.filter(isAlive);
-    for (const pid of left) process.kill(pid, 'SIGTERM');
-    await waitGone(left, 4000);
-    for (const pid of left.filter(isAlive)) process.kill(pid, 'SIGKILL');
-    result.killed.push(...left);
-    fs.rmSync(rec.file, { force: true });
-    log(`stopped ${left.length} processes of the pipeline in ${rec.stateDir}`);
+    const { removed } = await attached.teardown();
+    result.removed.push(...removed);
+    log(
+      `removed the ${rec.platform} pipeline ${rec.runId} in ${rec.stateDir} (${removed.length} left-overs)`,
+    );
   }
   return result;
-}
-
-export async function waitGone(pids: number[], timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!pids.some(isAlive)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return !pids.some(isAlive);
 }

@@ -1,6 +1,7 @@
 // Turns a scenario's checks into verdicts: each result carries the measured value, the target, the
 // phase and one line saying what was measured, so a failing CI gate explains itself.
 import type { RequestRecord } from '../load/driver.ts';
+import type { CheckResult, PhaseName, QualityConfidence } from '../report/model.ts';
 import { type Check, compare, formatMetricValue, METRICS, type MetricName } from '../scenario/checks.ts';
 import { mttr as computeMttr, mttd as firstSignal, type MttrResult } from '../slo/mttr.ts';
 import {
@@ -23,7 +24,8 @@ import {
 import { summarize, type WindowSummary } from '../slo/summarize.ts';
 import { extractSignals, type JournalIndex, platformActions, signalMatches } from './signals.ts';
 
-export type PhaseName = 'steady' | 'fault' | 'recovery' | 'whole';
+export type { CheckResult, CheckStatus, PhaseName, QualityConfidence } from '../report/model.ts';
+
 export type Phases = Record<PhaseName, Window>;
 
 /** What the runner needs from a runbook. */
@@ -34,45 +36,6 @@ export interface RunbookTargets {
   mttrTargetMs: number;
   slos: Slo[];
 }
-
-export interface CheckResult {
-  check: string;
-  metric: string;
-  phase: PhaseName | 'event';
-  op: string;
-  target: number | null;
-  targetText: string;
-  measured: number | null;
-  measuredText: string;
-  /**
-   * `inconclusive`: the evidence the check needs is missing (no requests or scrapes in the phase, no
-   * fault, nothing to compare); it fails the gate like `failed`, and `explanation` says what was missing.
-   */
-  status: CheckStatus;
-  /** `status === 'passed'` (kept for callers that only need the gate). */
-  passed: boolean;
-  explanation: string;
-  /** Quality checks: the sample behind the figure and its confidence (docs/measurements.md). */
-  quality?: QualityConfidence;
-}
-
-export interface QualityConfidence {
-  /** Scored answers with a known label, and how many were fraud / legitimate / flagged / fallback. */
-  n: number;
-  positives: number;
-  negatives: number;
-  flagged: number;
-  fallback: number;
-  /** Standard error of the figure (AUC: Hanley–McNeil; log loss: SE of the mean). */
-  se?: number;
-  /** 95 % Wilson interval (recall, precision). */
-  ci?: { lo: number; hi: number };
-  /** The same figure over the primary model's and the fallback model's answers alone (null: too few labels). */
-  primary: number | null;
-  fallbackOnly: number | null;
-}
-
-export type CheckStatus = 'passed' | 'failed' | 'inconclusive';
 
 export interface EvaluationInput {
   records: RequestRecord[];
@@ -301,17 +264,22 @@ function mitigation(
       if (!restarted) return found(undefined, '');
       const ready = input.index
         .platformEvents()
-        .find((e) => e.kind === 'replica-ready' && e.name === restarted.replica && e.ts_ms >= restarted.t);
+        .find(
+          (e) =>
+            e.kind === 'replica-ready' &&
+            (e.details as { replaces?: string } | undefined)?.replaces === restarted.replica &&
+            e.ts_ms >= restarted.t,
+        );
       if (!ready)
         return {
           name,
           observed: false,
-          evidence: `the supervisor scheduled a replacement for ${String(restarted.replica)}, which never became ready`,
+          evidence: `the platform scheduled a replacement for ${String(restarted.replica)}, which never became ready`,
         };
       const boot = (ready.details as { since_start_ms?: number } | undefined)?.since_start_ms;
       return found(
         { t: ready.ts_ms },
-        `supervisor replaced ${String(restarted.replica)}; ready ${ready.ts_ms - restarted.t} ms after the restart was scheduled${boot === undefined ? '' : ` (${boot} ms after its process started)`}`,
+        `the platform replaced ${String(restarted.replica)}; ready ${ready.ts_ms - restarted.t} ms after the restart was scheduled${boot === undefined ? '' : ` (${boot} ms after its process started)`}`,
       );
     }
     case 'rollback':

@@ -3,33 +3,36 @@
 // Whatever happens (abort condition, signal, error), every injected fault is reverted and the
 // platform stopped before this returns.
 
-import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromiumPath } from '../browser/chromium.ts';
 import type { FaultContext, StoredRow, UndoRecord } from '../faults/fault.ts';
 import { linksToProxy, prepareFault } from '../faults/index.ts';
 import { applyUndo } from '../faults/undo.ts';
+import { Journal, readJournal } from '../journal/journal.ts';
 import { nowMs } from '../load/clock.ts';
 import type { TransformSpec } from '../load/drift-transform.ts';
 import type { RequestRecord } from '../load/driver.ts';
 import { LagMeter } from '../load/lag.ts';
 import { seededRandom } from '../load/random.ts';
 import { ArrivalSchedule } from '../load/schedule.ts';
-import { createWorkerDriver, DEFAULT_GENERATOR_NICE } from '../load/worker-driver.ts';
+import { createWorkerDriver, generatorNiceFromEnv } from '../load/worker-driver.ts';
 import { BrowserProbe } from '../observe/browser-probe.ts';
 import { Observers } from '../observe/observers.ts';
 import type { Probe, ProbeResult } from '../observe/probe.ts';
 import type { Mechanism } from '../pipeline/common/config.ts';
-import { LocalPlatform } from '../platforms/local/local-platform.ts';
-import type { Platform } from '../platforms/platform.ts';
+import {
+  createPlatform,
+  type PipelineOptions,
+  type Platform,
+  type StartedPlatform,
+} from '../platforms/index.ts';
 import type { FaultRecord, Marker, RunbookSummary, ScenarioReport, Verdict } from '../report/model.ts';
 import { expandSchedule, plannedInjections, type ScheduledFault } from '../scenario/schedule.ts';
 import type { Fault, Scenario } from '../scenario/schema.ts';
-import type { summarize } from '../slo/summarize.ts';
-import { qualitySeries, timeSeries } from '../slo/timeseries.ts';
-import { ABORT_CHECK_EVERY_MS, AbortWatch } from './abort.ts';
+import { timeSeries } from '../slo/timeseries.ts';
+import { ABORT_CHECK_EVERY_MS, AbortWatch, sliValue } from './abort.ts';
+import { displayPath, harnessHealth, qualityOf, timelineMarkers } from './assemble.ts';
 import { listEntities } from './entities.ts';
 import {
   type CheckResult,
@@ -39,11 +42,10 @@ import {
   type Phases,
   type RunbookTargets,
 } from './evaluate.ts';
-import { Journal, readJournal } from './journal.ts';
+import { runTrainer } from './jobs.ts';
 import type { Progress } from './progress.ts';
 import { JournalIndex } from './signals.ts';
-
-const TRAINER = fileURLToPath(new URL('../pipeline/trainer/main.ts', import.meta.url));
+import { raceAbort, sleepUntil } from './timing.ts';
 
 export interface ResolvedRunbook {
   targets: RunbookTargets;
@@ -63,14 +65,10 @@ export interface ScenarioRunOptions {
   progress: Progress;
   /** Aborts the run (SIGINT/SIGTERM): faults are reverted and the platform stopped. */
   signal: AbortSignal;
-  /** Builds the platform; default: the local platform. */
-  platform?: (opts: {
-    replicas: number;
-    disabled: Set<Mechanism>;
-    seed: number;
-    stateDir: string;
-    faultLinks: string[];
-  }) => Platform;
+  /** Where the pipeline runs (a registered platform kind); default `local`. */
+  platform?: string;
+  /** Builds the platform instead (tests wrap a platform to misbehave); overrides `platform`. */
+  platformFactory?: (opts: PipelineOptions) => Platform;
 }
 
 interface ActiveFault {
@@ -88,6 +86,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   const seed = opts.seed ?? spec.load.seed;
   const disabled = new Set<Mechanism>([...(spec.pipeline?.disable ?? []), ...(opts.disabled ?? [])]);
   const replicas = opts.replicas ?? spec.pipeline?.replicas ?? 2;
+  const platformKind = opts.platform ?? 'local';
   const durationMs = spec.load.duration ?? (spec.load.stages ?? []).reduce((a, s) => a + s.duration, 0);
   const startedAt = nowMs();
   const progress = opts.progress;
@@ -112,12 +111,22 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     seed,
     replicas,
     disabled: [...disabled],
-    platform: 'local',
+    platform: platformKind,
     fault_links: faultLinks,
     host: os.hostname(),
   });
-  const platformOpts = { replicas, disabled, seed, stateDir: path.join(opts.dir, 'pipeline'), faultLinks };
-  const platform = opts.platform?.(platformOpts) ?? new LocalPlatform(platformOpts);
+  const platformOpts: PipelineOptions = {
+    replicas,
+    disabled,
+    seed,
+    stateDir: path.join(opts.dir, 'pipeline'),
+    faultLinks,
+    journal: journal.file,
+  };
+  const configured = opts.platformFactory?.(platformOpts) ?? createPlatform(platformKind, platformOpts);
+  // Set once start() resolves: nothing reaches the pipeline before it is started.
+  let platform: StartedPlatform | undefined;
+  let starting: Promise<StartedPlatform> | undefined;
   let observers: Observers | undefined;
   const probes: Probe[] = spec.probes.map(
     (p) => new BrowserProbe({ everyMs: p.every, timeoutMs: p.timeout, path: p.path }),
@@ -135,7 +144,13 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     f.reverted = true;
     journal.append('fault.revert.intent', { fault_id: f.record.id });
     try {
-      f.record.revertResult = await applyUndo(f.undo, { platform, load: hooks });
+      // Started: a fault is only ever injected into a started platform.
+      const p = platform as StartedPlatform;
+      f.record.revertResult = await applyUndo(f.undo, {
+        endpoints: p.endpoints,
+        startService: (s) => p.startService(s),
+        load: hooks,
+      });
       f.record.revertedAt = nowMs();
       journal.append('fault.reverted', { fault_id: f.record.id, result: f.record.revertResult });
       markers.push({ t: f.record.revertedAt, kind: 'fault-revert', label: `${f.record.type} reverted` });
@@ -162,21 +177,28 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     // Preflight: a missing browser fails the run before a pipeline is started for nothing.
     if (spec.probes.some((p) => p.type === 'browser')) chromiumPath();
     progress.phase('starting platform');
-    const endpoints = await raceAbort(platform.start(), abortCtl.signal);
-    journal.append('platform.ready', { endpoints: { ...endpoints, adminToken: '(redacted)' } });
-    // The cleanup path needs the token to revert through admin APIs after a crash: keep it in the journal's undo records only.
-    observers = new Observers(journal, endpoints);
-    observers.start(platform);
+    starting = configured.start();
+    platform = await raceAbort(starting, abortCtl.signal);
+    const started = platform;
+    const { endpoints } = started;
+    // No token in the journal: cleanup gets it from the platform it re-attaches to.
+    journal.append('platform.ready', {
+      platform: started.name,
+      run_id: started.record.runId,
+      endpoints: { ...endpoints, adminToken: '(redacted)' },
+    });
+    observers = new Observers(journal, started);
+    observers.start();
     for (const p of probes) await p.start({ endpoints, journal, clock: nowMs });
     const entities = await listEntities(endpoints);
     ctx = {
-      platform,
+      platform: started,
       endpoints,
       load: hooks,
       // Victims and entities come from the scenario seed, so a rerun hits the same targets.
       random: seededRandom(seed),
       entities: () => entities,
-      trainer: (mode) => runTrainer(mode, endpoints, seed),
+      trainer: (mode) => runTrainer(started, mode, seed),
       log: (msg) => progress.event(msg),
     };
 
@@ -191,7 +213,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       maxInFlight: spec.load.maxInFlight,
       // Plain options: the worker thread builds the seeded payload generator itself.
       payloadOptions: spec.load.fraudShare === undefined ? {} : { fraudShare: spec.load.fraudShare },
-      threadNice: generatorNice(),
+      threadNice: generatorNiceFromEnv(),
     });
     const lag = new LagMeter(nowMs);
     driver.onRecord((r) => {
@@ -329,8 +351,10 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     await observers?.stop();
     progress.detach();
     progress.phase('tearing down');
-    await platform
-      .stop()
+    // Aborted while starting: what started is stopped once start() settles (a failed start cleans up itself).
+    if (!platform && starting) platform = await starting.catch(() => undefined);
+    await (platform as StartedPlatform | undefined)
+      ?.stop()
       .catch((e) => journal.append('platform.stop.failed', { error: (e as Error).message }));
     opts.signal.removeEventListener('abort', onExternalAbort);
   }
@@ -501,8 +525,9 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
           .slice(i, i + 200)
           .map((u) => `user_id=${encodeURIComponent(u)}`)
           .join('&');
-        const res = await fetch(`${undo.featureServer}/v1/admin/rows?${q}`, {
-          headers: { authorization: `Bearer ${undo.token}` },
+        const { featureServer, adminToken } = (platform as StartedPlatform).endpoints;
+        const res = await fetch(`${featureServer}/v1/admin/rows?${q}`, {
+          headers: { authorization: `Bearer ${adminToken}` },
         });
         const got = ((await res.json()) as { rows: StoredRow[] }).rows;
         const gotBy = new Map(got.map((r) => [r.user_id, r]));
@@ -528,172 +553,4 @@ function canon(r: StoredRow | undefined) {
 
 function specOf(f: Fault): Record<string, unknown> {
   return JSON.parse(JSON.stringify(f));
-}
-
-/**
- * Nice value of the generator's thread. The generator is the instrument: it needs a fraction of a
- * core, and when the pipeline saturates the CPU a thread at the same priority waits its turn and
- * sends late. -5 by default (needs CAP_SYS_NICE; otherwise the thread keeps the process's priority,
- * journaled in load.start); FAULTLINE_GENERATOR_NICE overrides (0: same as the harness).
- */
-function generatorNice(): number | undefined {
-  const v = process.env.FAULTLINE_GENERATOR_NICE;
-  if (v === undefined || v.trim() === '') return DEFAULT_GENERATOR_NICE;
-  const n = Number(v);
-  return Number.isInteger(n) && n >= -20 && n <= 19 ? n : DEFAULT_GENERATOR_NICE;
-}
-/** Above this event-loop delay the runner was too starved for its latency figures to be trusted. */
-const STARVED_LOOP_DELAY_MS = 250;
-
-function harnessHealth(
-  entries: { type: string; [k: string]: unknown }[],
-  measuredFrom = Number.NEGATIVE_INFINITY,
-): ScenarioReport['harness'] {
-  const h = entries.filter((e) => e.type === 'harness');
-  if (!h.length) return undefined;
-  const max = Math.max(...h.map((e) => Number(e.loopDelayMaxMs)));
-  const p99 = Math.max(...h.map((e) => Number(e.loopDelayP99Ms)));
-  // After warm-up, like the phases: the worker's first second (JIT, new connections) is warm-up's.
-  const lag = entries.filter((e) => e.type === 'load.lag' && Number(e.to) > measuredFrom);
-  const generator = lag.length
-    ? {
-        generatorLagP99Ms: Math.max(...lag.map((e) => Number(e.p99Ms))),
-        generatorLagMaxMs: Math.max(...lag.map((e) => Number(e.maxMs))),
-      }
-    : {};
-  return { loopDelayMaxMs: max, loopDelayP99Ms: p99, starved: max > STARVED_LOOP_DELAY_MS, ...generator };
-}
-
-/** Scenario files are shown relative to where faultline ran, when they are below it. */
-export function displayPath(file: string): string {
-  const rel = path.relative(process.cwd(), file);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
-}
-
-/** The report's quality series, when the answers carried labels (builtin driver). */
-function qualityOf(records: RequestRecord[]): { quality?: ReturnType<typeof qualitySeries> } {
-  return records.some((r) => r.label !== undefined) ? { quality: qualitySeries(records) } : {};
-}
-
-function sliValue(metric: string, s: ReturnType<typeof summarize>): number | null {
-  if (metric === 'availability') return s.availability;
-  if (metric === 'error_rate') return s.errorRate;
-  if (metric === 'fallback.share') return s.fallbackShare;
-  if (metric === 'throughput') return s.throughput;
-  if (metric.startsWith('latency.'))
-    return (s.latency as unknown as Record<string, number | null>)[metric.slice(8)] ?? null;
-  return null;
-}
-
-function timelineMarkers(
-  ix: JournalIndex,
-  m: ReturnType<typeof measure>,
-  t0: number | undefined,
-  runbook?: ResolvedRunbook,
-): Marker[] {
-  const out: Marker[] = [];
-  if (m.mttd?.t !== undefined)
-    out.push({ t: m.mttd.t, kind: 'detection', label: `detected: ${m.mttd.signal}` });
-  if (m.mitigation?.t !== undefined)
-    out.push({ t: m.mitigation.t, kind: 'mitigation', label: `mitigation: ${m.mitigation.name}` });
-  if (m.rollback?.t !== undefined)
-    out.push({ t: m.rollback.t, kind: 'rollback', label: 'controller rollback' });
-  if (m.mttr?.recoveredAt !== undefined && t0 !== undefined)
-    out.push({
-      t: m.mttr.recoveredAt,
-      kind: 'recovery',
-      label: `recovered (runbook ${runbook?.targets.id ?? ''})`,
-    });
-  for (const e of ix.platformEvents()) {
-    if (e.kind === 'replica-exited')
-      out.push({ t: e.ts_ms, kind: 'replica-exit', label: `${String(e.name)} exited` });
-    if (e.kind === 'replica-started')
-      out.push({ t: e.ts_ms, kind: 'replica-start', label: `${String(e.name)} started` });
-  }
-  for (const e of ix.entries) {
-    if (e.type === 'alias' && e.previous)
-      out.push({ t: e.ts_ms, kind: 'alias', label: `champion → v${String(e.version)}` });
-  }
-  for (const ev of ix.controllerEvents()) {
-    if (ev.type === 'alert') out.push({ t: ev.t, kind: 'alert', label: `alert ${ev.name ?? ''}` });
-  }
-  return out;
-}
-
-function sleepUntil(t: number, signal: AbortSignal): Promise<void> {
-  const ms = t - nowMs();
-  if (signal.aborted) return Promise.reject(signal.reason);
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
-/** Runs the trainer job against this pipeline; returns the JSON object of its last output line. */
-function runTrainer(
-  mode: string,
-  ep: { registry: string; featureServer: string; adminToken: string },
-  seed: number,
-): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TRAINER], {
-      env: {
-        ...process.env,
-        REGISTRY_URL: ep.registry,
-        FEATURE_SERVER_URL: ep.featureServer,
-        ADMIN_TOKEN: ep.adminToken,
-        SEED: String(seed),
-        MODE: mode,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0)
-        return reject(
-          new Error(`trainer (${mode}) exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`),
-        );
-      const lines = out.trim().split('\n').reverse();
-      for (const l of lines) {
-        try {
-          const obj = JSON.parse(l);
-          if (obj && typeof obj === 'object' && !('level' in obj && 'msg' in obj && !('version' in obj)))
-            return resolve(obj);
-        } catch {
-          // not a JSON line
-        }
-      }
-      reject(new Error(`trainer (${mode}) printed no JSON result`));
-    });
-  });
 }

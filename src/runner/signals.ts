@@ -1,7 +1,8 @@
 // Reading the journal back: metric series from the 1 s scrapes and the detection signals a runbook
 // can name (see docs/runbooks.md), each with the instant it was first observable.
+
+import type { JournalEntry } from '../journal/journal.ts';
 import type { Signal } from '../slo/mttr.ts';
-import type { JournalEntry } from './journal.ts';
 
 export interface Point {
   t: number;
@@ -275,8 +276,14 @@ export function extractSignals(ix: JournalIndex, opts: SignalOptions = {}): Sign
 export function platformActions(ix: JournalIndex): Signal[] {
   const out: Signal[] = [];
   for (const e of ix.platformEvents()) {
-    if (e.kind === 'replica-restart-scheduled')
-      out.push({ t: e.ts_ms, name: 'replica-restart', service: e.service, replica: e.name });
+    // The replica being replaced (a local slot keeps its name; a replacement pod gets a new one).
+    if (e.kind === 'replacement-scheduled')
+      out.push({
+        t: e.ts_ms,
+        name: 'replica-restart',
+        service: e.service,
+        replica: String((e.details as { replaces?: string } | undefined)?.replaces ?? e.name),
+      });
   }
   return out;
 }

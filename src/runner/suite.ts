@@ -8,8 +8,9 @@ import { REPORT_SCHEMA_VERSION, type RunReport, type ScenarioReport, type Verdic
 import type { Runbook } from '../runbooks/schema.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { SliName, Slo, SloOp } from '../slo/stats.ts';
+import { displayPath } from './assemble.ts';
 import type { Progress } from './progress.ts';
-import { displayPath, type ResolvedRunbook, runScenario } from './run.ts';
+import { type ResolvedRunbook, runScenario } from './run.ts';
 
 export const DEFINITIONS: Record<string, string> = {
   'fault start (t0)':
@@ -39,7 +40,8 @@ export interface SuiteRunOptions {
   command: string;
   continueOnFailure?: boolean;
   cooldownMs?: number;
-  platformName?: string;
+  /** A registered platform kind (src/platforms/index.ts); default `local`. */
+  platform?: string;
 }
 
 export function resolveRunbook(rb: Runbook): ResolvedRunbook {
@@ -104,6 +106,7 @@ export async function runScenarios(scenarios: LoadedScenario[], opts: SuiteRunOp
       disabled: opts.disabled,
       progress: opts.progress,
       signal: opts.signal,
+      platform: opts.platform,
     });
     reports.push(report);
     const failed = report.checks.filter((c) => !c.passed);
@@ -121,7 +124,7 @@ export async function runScenarios(scenarios: LoadedScenario[], opts: SuiteRunOp
       name: opts.name,
       startedAt: startedAt.toISOString(),
       endedAt: new Date().toISOString(),
-      platform: opts.platformName ?? 'local',
+      platform: opts.platform ?? 'local',
       seed: opts.seed ?? scenarios[0]?.scenario.spec.load.seed ?? 0,
       faultlineVersion: '0.1.0',
       host: os.hostname(),

@@ -130,19 +130,6 @@ export const ExternalTarget = z
       .optional()
       .meta({ description: 'online store (Feast Redis layout); needed for feature-corruption' }),
     controller: z.url().optional().meta({ description: 'a controller speaking the /v1/events contract' }),
-    kubernetes: z
-      .strictObject({
-        namespace: z.string().min(1),
-        selector: z
-          .string()
-          .min(1)
-          .meta({ description: 'label selector of the pipeline, e.g. app.kubernetes.io/part-of=fraud' }),
-        serviceLabel: z
-          .string()
-          .default('app.kubernetes.io/name')
-          .meta({ description: 'label whose value is the service name' }),
-      })
-      .optional(),
   })
   .meta({ description: 'an existing pipeline (not the bundled reference)' });
 

@@ -197,8 +197,13 @@ export function scenarioSemantics(raw: unknown): Issue[] {
           const p = parseFraction(t.percent);
           if (p.ok && p.value === 0) err([...path, 'target', 'percent'], 'expected a percent > 0%');
         }
-        if (!reference && !obj(target?.kubernetes))
-          err(path, 'pod-kill on an external target needs spec.target.kubernetes');
+        // Killing pods needs the platform that runs them: an already-deployed pipeline is reached by
+        // attaching a platform to it (--platform kubernetes --attach), not through the target.
+        if (!reference)
+          err(
+            path,
+            'pod-kill needs a platform that runs the pipeline: use target: reference (a pipeline already deployed on Kubernetes is reached with --platform kubernetes --attach)',
+          );
         break;
       }
       case 'feature-corruption': {

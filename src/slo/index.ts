@@ -1,4 +1,10 @@
-export { newLatencyHistogram, parsePercentileName, percentileMs, percentilesOf, toMicros } from './hdr.ts';
+export {
+  newLatencyHistogram,
+  parsePercentileName,
+  percentileMs,
+  percentilesOf,
+  toMicros,
+} from '../stats/hdr.ts';
 export type { MttdResult, MttrInput, MttrResult, Signal } from './mttr.ts';
 export { mttd, mttr } from './mttr.ts';
 export type { QualityFigures, QualityMetric, QualityPoint } from './quality.ts';

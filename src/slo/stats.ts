@@ -1,7 +1,7 @@
 // Per-window request statistics and the SLIs computed from them. Shared by summarize, timeSeries and
 // mttr so a window, a chart bucket and an MTTR bucket always mean the same thing.
 import type { Outcome } from '../load/driver.ts';
-import { parsePercentileName, percentilesOf } from './hdr.ts';
+import { parsePercentileName, percentilesOf } from '../stats/hdr.ts';
 import {
   enoughLabels,
   isQualityMetric,

@@ -1,17 +1,8 @@
+import type { LatencySummary } from '../stats/hdr.ts';
 import type { SloRecord, Window } from './stats.ts';
 import { inWindow, WindowStats } from './stats.ts';
 
-export interface LatencySummary {
-  /** Answered + timed-out requests (drops have no latency). */
-  count: number;
-  p50: number | null;
-  p90: number | null;
-  p95: number | null;
-  p99: number | null;
-  p999: number | null;
-  max: number | null;
-  mean: number | null;
-}
+export type { LatencySummary };
 
 export interface WindowSummary {
   window: Window;

@@ -1,17 +1,24 @@
-// `faultline pipeline up|down|status|demo`: run the reference pipeline on the local platform by hand.
+// `faultline pipeline up|down|status|demo`: run the reference pipeline by hand, on any platform.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Mechanism, parseDisabled } from '../../pipeline/common/config.ts';
 import { isLinkSelector } from '../../pipeline/topology.ts';
-import { faultlineHome, isAlive, listActive } from '../../platforms/local/active.ts';
-import { LocalPlatform } from '../../platforms/local/local-platform.ts';
-import type { PipelineEndpoints } from '../../platforms/platform.ts';
+import {
+  attachPlatform,
+  createPlatform,
+  faultlineHome,
+  isPlatformKind,
+  listActive,
+  type PipelineEndpoints,
+  platformKinds,
+} from '../../platforms/index.ts';
 import { cleanup } from '../../runner/cleanup.ts';
 import { EXIT, UsageError } from '../exit.ts';
 
 export interface UpOptions {
+  platform?: string;
   replicas: string;
   store: string;
   disable?: string;
@@ -27,6 +34,11 @@ export function parsePipelineOptions(o: UpOptions) {
   if (!Number.isInteger(replicas) || replicas < 1 || replicas > 16) {
     throw new UsageError(`--replicas: expected a whole number from 1 to 16, found "${o.replicas}"`);
   }
+  const platform = o.platform ?? 'local';
+  if (!isPlatformKind(platform))
+    throw new UsageError(
+      `--platform: "${platform}" is not available (available: ${platformKinds().join(', ')})`,
+    );
   const seed = Number(o.seed);
   if (!Number.isInteger(seed)) throw new UsageError(`--seed: expected an integer, found "${o.seed}"`);
   if (o.store !== 'sqlite' && !/^rediss?:\/\//.test(o.store)) {
@@ -39,6 +51,7 @@ export function parsePipelineOptions(o: UpOptions) {
     throw new UsageError(`--disable: ${(e as Error).message.replace(/^FAULTLINE_DISABLE: /, '')}`);
   }
   return {
+    platform,
     replicas,
     seed,
     store: o.store,
@@ -80,10 +93,11 @@ export async function pipelineUp(o: UpOptions): Promise<number> {
   const stateDir = path.resolve(o.stateDir ?? defaultStateDir());
   if (o.detach) return detach(o, stateDir);
   fs.mkdirSync(stateDir, { recursive: true });
-  const platform = new LocalPlatform({ ...opts, stateDir });
+  const configured = createPlatform(opts.platform, { ...opts, stateDir });
+  let started: Awaited<ReturnType<typeof configured.start>> | undefined;
   let stopping: Promise<void> | undefined;
   const stop = () => {
-    stopping ??= platform.stop();
+    stopping ??= started?.stop() ?? Promise.resolve();
     return stopping;
   };
   const done = new Promise<number>((resolve) => {
@@ -94,14 +108,12 @@ export async function pipelineUp(o: UpOptions): Promise<number> {
       });
     }
   });
-  const started = Date.now();
-  const ep = await platform.start().catch(async (e) => {
-    await stop();
-    throw e;
-  });
+  const t = Date.now();
+  started = await configured.start();
+  const ep = started.endpoints;
   printEndpoints(ep);
   process.stdout.write(
-    `ready in ${((Date.now() - started) / 1000).toFixed(1)} s; state in ${stateDir}; Ctrl-C stops it\n`,
+    `ready in ${((Date.now() - t) / 1000).toFixed(1)} s; state in ${stateDir}; Ctrl-C stops it\n`,
   );
   fs.writeFileSync(path.join(stateDir, 'ready.json'), JSON.stringify({ pid: process.pid, endpoints: ep }));
   return done;
@@ -118,6 +130,8 @@ async function detach(o: UpOptions, stateDir: string): Promise<number> {
     main,
     'pipeline',
     'up',
+    '--platform',
+    o.platform ?? 'local',
     '--replicas',
     o.replicas,
     '--store',
@@ -156,38 +170,29 @@ async function detach(o: UpOptions, stateDir: string): Promise<number> {
   return EXIT.infra;
 }
 
-/** Stops every local pipeline recorded as active (and reverts any fault a dead runner left). */
+/** Stops every pipeline recorded as active (and reverts any fault a dead runner left). */
 export async function pipelineDown(): Promise<number> {
   const r = await cleanup({ all: true, log: (m) => process.stdout.write(`${m}\n`) });
-  if (r.pipelines === 0) process.stdout.write('no local pipeline is running\n');
+  if (r.pipelines === 0) process.stdout.write('no pipeline is running\n');
   return r.failed.length ? EXIT.infra : EXIT.ok;
 }
 
 export async function pipelineStatus(): Promise<number> {
   const active = listActive();
   if (active.length === 0) {
-    process.stdout.write('no local pipeline is running\n');
+    process.stdout.write('no pipeline is running\n');
     return EXIT.ok;
   }
   for (const rec of active) {
-    const statusFile = path.join(rec.stateDir, 'status.json');
-    const status = fs.existsSync(statusFile)
-      ? JSON.parse(fs.readFileSync(statusFile, 'utf8'))
-      : { replicas: [] };
+    const p = await attachPlatform(rec);
     process.stdout.write(
-      `pipeline in ${rec.stateDir} (owner pid ${rec.pid}${isAlive(rec.pid) ? '' : ', DEAD'})\n`,
+      `${rec.platform} pipeline ${rec.runId} in ${rec.stateDir} (owner pid ${rec.ownerPid}${p.ownerAlive() ? '' : ', DEAD'})\n`,
     );
-    if (status.endpoints) process.stdout.write(`gateway: ${status.endpoints.gateway}\n`);
+    if (p.endpoints) process.stdout.write(`gateway: ${p.endpoints.gateway}\n`);
     process.stdout.write(
       `${'SERVICE'.padEnd(18)}${'PID'.padEnd(9)}${'STATE'.padEnd(10)}${'READY'.padEnd(7)}${'RESTARTS'.padEnd(10)}URL\n`,
     );
-    for (const r of status.replicas as {
-      name: string;
-      pid?: number;
-      state: string;
-      restarts: number;
-      url: string;
-    }[]) {
+    for (const r of await p.status()) {
       const ready = await fetch(`${r.url}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
         (res) => res.ok,
         () => false,
@@ -203,12 +208,12 @@ export async function pipelineStatus(): Promise<number> {
 /** Starts the pipeline, scores a few transactions through the gateway, prints the answers, stops. */
 export async function pipelineDemo(o: UpOptions): Promise<number> {
   const opts = parsePipelineOptions(o);
-  const platform = new LocalPlatform({ ...opts, stateDir: o.stateDir });
+  const t = Date.now();
+  const platform = await createPlatform(opts.platform, { ...opts, stateDir: o.stateDir }).start();
   try {
-    const started = Date.now();
-    const ep = await platform.start();
+    const ep = platform.endpoints;
     printEndpoints(ep);
-    process.stdout.write(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n\n`);
+    process.stdout.write(`ready in ${((Date.now() - t) / 1000).toFixed(1)} s\n\n`);
     const examples = [
       {
         user_id: 'u00042',

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Mechanism } from '../../pipeline/common/config.ts';
 import { parseDisabled } from '../../pipeline/common/config.ts';
+import { isPlatformKind, platformKinds } from '../../platforms/index.ts';
 import { writeRunReport } from '../../report/write.ts';
 import { createProgress } from '../../runner/progress.ts';
 import { runScenarios } from '../../runner/suite.ts';
@@ -22,8 +23,10 @@ export interface RunFlags {
 }
 
 export async function runCommand(paths: string[], flags: RunFlags, mode: 'run' | 'gameday'): Promise<number> {
-  if (flags.platform !== 'local') {
-    throw new UsageError(`--platform: "${flags.platform}" is not available in this build (available: local)`);
+  if (!isPlatformKind(flags.platform)) {
+    throw new UsageError(
+      `--platform: "${flags.platform}" is not available in this build (available: ${platformKinds().join(', ')})`,
+    );
   }
   const seed = flags.seed === undefined ? undefined : Number(flags.seed);
   if (seed !== undefined && !Number.isInteger(seed))
@@ -124,6 +127,7 @@ export async function runCommand(paths: string[], flags: RunFlags, mode: 'run' |
       command: `faultline ${mode} ${process.argv.slice(3).join(' ')}`.trim(),
       continueOnFailure,
       cooldownMs,
+      platform: flags.platform,
     });
     const written = await writeRunReport(runDir, report, { pdf: flags.pdf });
     // GitHub Actions shows this file on the job page.

@@ -10,15 +10,20 @@ import { nowMs } from '../../load/clock.ts';
 import type { Mechanism } from '../../pipeline/common/config.ts';
 import { pollReady } from '../../pipeline/common/ready.ts';
 import { pipelineLinks, selectsLink } from '../../pipeline/topology.ts';
+import { faultlineHome, forgetActive, newRunId, recordActive } from '../active.ts';
+import { directMetrics } from '../metrics.ts';
 import type {
+  AttachRecord,
+  JobSpec,
+  MetricsSource,
   PipelineEndpoints,
   PipelineOptions,
   Platform,
   PlatformEvent,
   ReplicaInfo,
   ServiceName,
+  StartedPlatform,
 } from '../platform.ts';
-import { type ActiveRecord, faultlineHome, forgetActive, recordActive } from './active.ts';
 import { Supervisor, type SupervisorEvent } from './supervisor.ts';
 import { ProxyHub, toxiproxyApi } from './toxiproxy-api.ts';
 
@@ -46,9 +51,16 @@ export interface ServiceRuntime {
 const PIPELINE_DIR = fileURLToPath(new URL('../../pipeline/', import.meta.url));
 const entry = (service: string) => path.join(PIPELINE_DIR, service, 'main.ts');
 
-export class LocalPlatform implements Platform {
+/**
+ * Configured by the constructor; `start()` resolves with the same object as a StartedPlatform (the
+ * only type that offers endpoints and operations).
+ */
+export class LocalPlatform implements Platform, StartedPlatform {
   readonly name = 'local' as const;
-  private readonly opts: Required<Omit<PipelineOptions, 'stateDir'>> & { stateDir: string };
+  private readonly opts: Required<Omit<PipelineOptions, 'stateDir' | 'journal'>> & {
+    stateDir: string;
+    journal?: string;
+  };
   private supervisor: Supervisor;
   private hub = new ProxyHub();
   private api?: ReturnType<typeof toxiproxyApi>;
@@ -56,9 +68,13 @@ export class LocalPlatform implements Platform {
   private ep?: PipelineEndpoints;
   private ports = new Map<string, number>();
   private stopped = false;
-  /** The bootstrap trainer while it runs: stop() must not leave it behind. */
-  private job?: Job;
+  /** Jobs run through runJob() (trainer runs for faults) while they run. */
+  private jobs = new Set<Job>();
   private readonly runtime: ServiceRuntime;
+  private common: Record<string, string> = {};
+  /** Replicas the supervisor is replacing: their next start is a replacement. */
+  private replacing = new Set<string>();
+  readonly record: AttachRecord;
 
   /** `runtime` is for side-by-side benchmarks of the settings above; everything else uses the default. */
   constructor(
@@ -75,6 +91,16 @@ export class LocalPlatform implements Platform {
       canary: opts.canary ?? false,
       faultLinks: opts.faultLinks ?? 'all',
       stateDir,
+      journal: opts.journal,
+    };
+    this.record = {
+      platform: 'local',
+      runId: newRunId(),
+      ownerPid: process.pid,
+      stateDir,
+      startedAt: new Date().toISOString(),
+      ...(opts.journal ? { journal: opts.journal } : {}),
+      data: { pids: [] },
     };
     if (this.opts.replicas < 1 || !Number.isInteger(this.opts.replicas)) {
       throw new Error(`replicas: expected a whole number ≥ 1, found ${this.opts.replicas}`);
@@ -96,7 +122,7 @@ export class LocalPlatform implements Platform {
     this.listeners.push(listener);
   }
 
-  async start(): Promise<PipelineEndpoints> {
+  async start(): Promise<this> {
     const { stateDir, replicas } = this.opts;
     fs.mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
     const token = randomBytes(16).toString('hex');
@@ -114,28 +140,17 @@ export class LocalPlatform implements Platform {
     for (const [i, n] of names.entries()) this.ports.set(n, free[i]);
     const url = (n: string) => `http://127.0.0.1:${this.port(n)}`;
     const disable = [...this.opts.disabled].join(',');
-    const common = {
+    const common: Record<string, string> = {
       ADMIN_TOKEN: token,
       FAULTLINE_DISABLE: disable,
       HOST: '127.0.0.1',
       // A restarted replica skips re-parsing the TypeScript sources (about a third of its start-up CPU).
       NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? path.join(faultlineHome(), 'compile-cache'),
     };
+    this.common = common;
     const log = (n: string) => path.join(stateDir, 'logs', `${n}.log`);
-    const record: ActiveRecord = {
-      pid: process.pid,
-      stateDir,
-      startedAt: new Date().toISOString(),
-      pids: [],
-    };
-    const refreshActive = () => {
-      // The bootstrap trainer too while it runs: `faultline cleanup` must find it after a kill -9.
-      const job = this.job?.running() ? [this.job.pid] : [];
-      recordActive({ ...record, pids: [...this.supervisor.pids(), ...job] });
-      this.writeStatus();
-    };
-    this.onEvent(() => refreshActive());
-    refreshActive();
+    this.onEvent(() => this.refreshActive());
+    this.refreshActive();
 
     try {
       this.api = toxiproxyApi(this.hub, { port: this.port('proxy-api') });
@@ -177,21 +192,10 @@ export class LocalPlatform implements Platform {
       );
       // The trainer is on the critical path: it starts with the infrastructure (and waits for it
       // itself), so its own start-up does not queue behind the serving replicas'.
-      const trainer = runJob(
-        entry('trainer'),
-        {
-          ...common,
-          REGISTRY_URL: url('registry'),
-          FEATURE_SERVER_URL: url('feature-server'),
-          SEED: String(this.opts.seed),
-          MODE: 'bootstrap',
-          WAIT_READY_MS: '30000',
-        },
-        log('trainer'),
-      );
-      this.job = trainer;
-      refreshActive();
-      void trainer.done.then(refreshActive, refreshActive);
+      const trainer = this.startJob({
+        job: 'trainer',
+        env: { MODE: 'bootstrap', WAIT_READY_MS: '30000' },
+      });
       await Promise.all([this.waitReady(url('registry')), this.waitReady(url('feature-server'))]);
 
       const modelServerEnv = (i: number | 'canary') => ({
@@ -251,7 +255,7 @@ export class LocalPlatform implements Platform {
         adminToken: token,
       };
       this.writeStatus();
-      return this.ep;
+      return this;
     } catch (err) {
       // stop() also kills a bootstrap trainer that is still running.
       await this.stop();
@@ -299,24 +303,79 @@ export class LocalPlatform implements Platform {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.job?.kill();
-    await this.job?.done.catch(() => {});
+    for (const j of this.jobs) j.kill();
+    await Promise.all([...this.jobs].map((j) => j.done.catch(() => {})));
     await this.supervisor.shutdown();
     await this.hub.close();
     await this.api?.close();
-    forgetActive(process.pid, this.opts.stateDir);
+    forgetActive(this.record);
+  }
+
+  /** The trainer as a child process against this pipeline; its output also goes to the state dir's logs. */
+  async runJob(spec: JobSpec): Promise<{ stdout: string }> {
+    if (!this.ep) throw new Error('the local platform is not started: call start() first');
+    const job = this.startJob(spec);
+    await job.done;
+    return { stdout: job.stdout() };
+  }
+
+  metrics(): MetricsSource {
+    // Replicas are read at each round: a replaced one is scraped at its (unchanged) port.
+    const base = (n: string) => `http://127.0.0.1:${this.port(n)}`;
+    return directMetrics(() => [
+      { service: 'gateway', replica: '0', url: base('gateway') },
+      ...this.supervisor
+        .replicasOf('model-server')
+        .filter((r) => r.replica >= 0)
+        .map((r) => ({ service: 'model-server', replica: String(r.replica), url: base(r.name) })),
+      { service: 'feature-server', replica: '0', url: base('feature-server') },
+      { service: 'controller', replica: '0', url: base('controller') },
+      { service: 'registry', replica: '0', url: base('registry') },
+    ]);
+  }
+
+  private startJob(spec: JobSpec): Job {
+    const url = (n: string) => `http://127.0.0.1:${this.port(n)}`;
+    const job = runJob(
+      entry(spec.job),
+      {
+        ...this.common,
+        REGISTRY_URL: url('registry'),
+        FEATURE_SERVER_URL: url('feature-server'),
+        SEED: String(this.opts.seed),
+        ...spec.env,
+      },
+      path.join(this.opts.stateDir, 'logs', `${spec.job}.log`),
+    );
+    this.jobs.add(job);
+    // Recorded while it runs: `faultline cleanup` must find a job after a kill -9 of the runner.
+    this.refreshActive();
+    const forget = () => {
+      this.jobs.delete(job);
+      this.refreshActive();
+    };
+    void job.done.then(forget, forget);
+    return job;
+  }
+
+  private refreshActive() {
+    if (this.stopped) return;
+    const jobs = [...this.jobs].filter((j) => j.running()).map((j) => j.pid);
+    recordActive({ ...this.record, data: { pids: [...this.supervisor.pids(), ...jobs] } });
+    this.writeStatus();
   }
 
   /** `status.json` in the state dir: what `faultline pipeline status` shows from another process. */
   private writeStatus() {
     const f = path.join(this.opts.stateDir, 'status.json');
+    // It holds the admin token (for cleanup's reverts): readable by its owner only.
     const body = {
       owner_pid: process.pid,
       updated_at: new Date().toISOString(),
       endpoints: this.ep ?? null,
       replicas: this.supervisor.status().map((s) => ({ ...s, url: `http://127.0.0.1:${s.port}` })),
     };
-    fs.writeFileSync(`${f}.tmp`, JSON.stringify(body, null, 2));
+    fs.writeFileSync(`${f}.tmp`, JSON.stringify(body, null, 2), { mode: 0o600 });
     fs.renameSync(`${f}.tmp`, f);
   }
 
@@ -355,29 +414,36 @@ export class LocalPlatform implements Platform {
   }
 
   private onSupervisorEvent(e: SupervisorEvent) {
-    const type = (
-      {
-        started: 'replica-started',
-        exited: 'replica-exited',
-        'restart-scheduled': 'replica-restart-scheduled',
-        stopped: 'service-stopped',
-      } as const
-    )[e.type];
-    const ev: PlatformEvent = {
-      type,
-      service: e.service,
-      name: e.name,
-      ts_ms: e.ts_ms,
-      pid: e.pid,
-      details: { code: e.code, signal: e.signal, delayMs: e.delayMs },
-    };
-    this.emit(ev);
+    const details: Record<string, unknown> = {};
+    let type: PlatformEvent['type'];
+    switch (e.type) {
+      case 'started':
+        type = 'replica-started';
+        break;
+      case 'exited':
+        type = 'replica-gone';
+        Object.assign(details, { code: e.code, signal: e.signal });
+        break;
+      case 'restart-scheduled':
+        // A supervised slot keeps its name: the replacement replaces its own predecessor.
+        type = 'replacement-scheduled';
+        Object.assign(details, { replaces: e.name, delayMs: e.delayMs });
+        this.replacing.add(e.name);
+        break;
+      case 'stopped':
+        type = 'service-stopped';
+        break;
+    }
+    this.emit({ type, service: e.service, name: e.name, ts_ms: e.ts_ms, pid: e.pid, details });
     // After start(), a (re)started replica's readiness is the end of its part of an outage: the
     // journal gets the moment, so boot time can be told apart from detection and routing.
-    if (e.type === 'started' && this.ep && !this.stopped) void this.reportReady(e);
+    if (e.type === 'started' && this.ep && !this.stopped) {
+      const replaces = this.replacing.delete(e.name) ? e.name : undefined;
+      void this.reportReady(e, replaces);
+    }
   }
 
-  private async reportReady(e: SupervisorEvent) {
+  private async reportReady(e: SupervisorEvent, replaces: string | undefined) {
     const sameProcess = () => this.supervisor.status().find((r) => r.name === e.name)?.pid === e.pid;
     const r = await pollReady(`http://127.0.0.1:${this.port(e.name)}`, 60_000, {
       intervalMs: 25,
@@ -391,7 +457,7 @@ export class LocalPlatform implements Platform {
       name: e.name,
       ts_ms,
       pid: e.pid,
-      details: { since_start_ms: ts_ms - e.ts_ms },
+      details: { since_start_ms: ts_ms - e.ts_ms, ...(replaces ? { replaces } : {}) },
     });
   }
 
@@ -429,21 +495,37 @@ interface Job {
   done: Promise<void>;
   running(): boolean;
   kill(): void;
+  stdout(): string;
 }
 
 function runJob(script: string, env: Record<string, string>, logFile: string): Job {
-  const out = fs.openSync(logFile, 'a');
+  const log = fs.openSync(logFile, 'a');
   const child = spawn(process.execPath, [script], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', out, out],
+    stdio: ['ignore', 'pipe', log],
   });
-  fs.closeSync(out);
+  fs.closeSync(log);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d;
+    fs.appendFileSync(logFile, d);
+  });
+  // stdout fully read before the exit is judged: the last (result) line may arrive after 'exit'.
+  const exited = new Promise<void>((resolve) =>
+    child.stdout ? child.stdout.once('close', resolve) : resolve(),
+  );
   const done = new Promise<void>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => {
-      if (code === 0) return resolve();
-      const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
-      reject(new Error(`${path.basename(path.dirname(script))} job exited with ${code ?? signal}:\n${tail}`));
+      void exited.then(() => {
+        if (code === 0) return resolve();
+        const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
+        reject(
+          new Error(
+            `${path.basename(path.dirname(script))} job (${env.MODE ?? ''}) exited with ${code ?? signal}:\n${tail}`,
+          ),
+        );
+      });
     });
   });
   // Callers that never await it (start() failing earlier) must not see an unhandled rejection.
@@ -456,5 +538,6 @@ function runJob(script: string, env: Record<string, string>, logFile: string): J
     kill: () => {
       if (running()) child.kill('SIGKILL');
     },
+    stdout: () => out,
   };
 }

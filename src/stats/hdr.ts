@@ -59,3 +59,16 @@ export function parsePercentileName(name: string): number | undefined {
   else p = Number(`${s.slice(0, 2)}.${s.slice(2)}`);
   return p > 0 && p <= 100 ? p : undefined;
 }
+
+/** Latency percentiles in ms, as every summary and report states them. */
+export interface LatencySummary {
+  /** Answered + timed-out requests (drops have no latency). */
+  count: number;
+  p50: number | null;
+  p90: number | null;
+  p95: number | null;
+  p99: number | null;
+  p999: number | null;
+  max: number | null;
+  mean: number | null;
+}
