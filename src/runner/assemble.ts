@@ -2,7 +2,7 @@
 // health, timeline markers, the quality series and display paths.
 import path from 'node:path';
 import type { RequestRecord } from '../load/driver.ts';
-import type { Marker, ScenarioReport } from '../report/model.ts';
+import type { Marker, PhaseName, ScenarioReport } from '../report/model.ts';
 import { qualitySeries } from '../slo/timeseries.ts';
 import type { measure } from './evaluate.ts';
 import type { ResolvedRunbook } from './run.ts';
@@ -74,4 +74,63 @@ export function timelineMarkers(
     if (ev.type === 'alert') out.push({ t: ev.t, kind: 'alert', label: `alert ${ev.name ?? ''}` });
   }
   return out;
+}
+
+/** The report's measurements: MTTD/MTTR and friends, and each phase's summary. */
+export function measurementsOf(m: ReturnType<typeof measure>): ScenarioReport['measurements'] {
+  return {
+    mttdMs: m.mttd?.ms ?? null,
+    mttrMs: m.mttr?.ms ?? null,
+    rollbackMs: m.rollback?.ms ?? null,
+    driftDetectionMs: m.driftDetection?.ms ?? null,
+    // The signal and what emitted it (a gateway metric, the drift monitor, a controller alert…).
+    detectionSignal:
+      m.mttd?.signal && (m.mttd.source ? `${m.mttd.signal} (${m.mttd.source})` : m.mttd.signal),
+    mitigation: m.mitigation,
+    recoveredAt: m.mttr?.recoveredAt,
+    mttr: m.mttr && {
+      recovered: m.mttr.recovered,
+      breached: m.mttr.breached,
+      resolutionMs: m.mttr.resolutionMs,
+      sloSource: m.mttr.sloSource,
+      slos: m.mttr.slos,
+    },
+    phases: Object.fromEntries(
+      (Object.keys(m.summaries) as PhaseName[]).map((k) => {
+        const s = m.summaries[k];
+        return [
+          k,
+          {
+            requests: s.requests,
+            ok: s.ok,
+            availability: s.availability,
+            errorRate: s.errorRate,
+            fallbackShare: s.fallbackShare,
+            latency: s.latency,
+            throughput: s.throughput,
+          },
+        ];
+      }),
+    ),
+  };
+}
+
+/** Error budget spent against the runbook's availability SLO, when it has one. */
+export function errorBudgetOf(
+  m: ReturnType<typeof measure>,
+  runbook: ResolvedRunbook | undefined,
+): ScenarioReport['errorBudget'] {
+  const availabilitySlo = runbook?.targets.slos.find((s) => s.metric === 'availability');
+  const w = m.summaries.whole;
+  return availabilitySlo
+    ? {
+        objective: availabilitySlo.value,
+        requests: w.requests,
+        allowedErrors: Math.floor(w.requests * (1 - availabilitySlo.value)),
+        errors: w.requests - w.ok,
+        consumed: w.requests
+          ? (w.requests - w.ok) / Math.max(1e-9, w.requests * (1 - availabilitySlo.value))
+          : 0,
+      }
+    : undefined;
 }

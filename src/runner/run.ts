@@ -6,9 +6,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { chromiumPath } from '../browser/chromium.ts';
-import type { FaultContext, StoredRow, UndoRecord } from '../faults/fault.ts';
-import { linksToProxy, prepareFault } from '../faults/index.ts';
-import { applyUndo } from '../faults/undo.ts';
+import type { FaultContext } from '../faults/fault.ts';
+import { linksToProxy } from '../faults/index.ts';
 import { Journal, readJournal } from '../journal/journal.ts';
 import { nowMs } from '../load/clock.ts';
 import type { TransformSpec } from '../load/drift-transform.ts';
@@ -27,21 +26,22 @@ import {
   type Platform,
   type StartedPlatform,
 } from '../platforms/index.ts';
-import type { FaultRecord, Marker, RunbookSummary, ScenarioReport, Verdict } from '../report/model.ts';
-import { expandSchedule, plannedInjections, type ScheduledFault } from '../scenario/schedule.ts';
-import type { Fault, Scenario } from '../scenario/schema.ts';
+import type { Marker, RunbookSummary, ScenarioReport, Verdict } from '../report/model.ts';
+import { expandSchedule, plannedInjections } from '../scenario/schedule.ts';
+import type { Scenario } from '../scenario/schema.ts';
 import { timeSeries } from '../slo/timeseries.ts';
 import { ABORT_CHECK_EVERY_MS, AbortWatch, sliValue } from './abort.ts';
-import { displayPath, harnessHealth, qualityOf, timelineMarkers } from './assemble.ts';
-import { listEntities } from './entities.ts';
 import {
-  type CheckResult,
-  evaluate,
-  measure,
-  type PhaseName,
-  type Phases,
-  type RunbookTargets,
-} from './evaluate.ts';
+  displayPath,
+  errorBudgetOf,
+  harnessHealth,
+  measurementsOf,
+  qualityOf,
+  timelineMarkers,
+} from './assemble.ts';
+import { listEntities } from './entities.ts';
+import { type CheckResult, evaluate, measure, type Phases, type RunbookTargets } from './evaluate.ts';
+import { FaultSession } from './faults.ts';
 import { runTrainer } from './jobs.ts';
 import type { Progress } from './progress.ts';
 import { JournalIndex } from './signals.ts';
@@ -71,13 +71,6 @@ export interface ScenarioRunOptions {
   platformFactory?: (opts: PipelineOptions) => Platform;
 }
 
-interface ActiveFault {
-  planned: ScheduledFault;
-  record: FaultRecord;
-  undo: UndoRecord;
-  reverted: boolean;
-}
-
 class Aborted extends Error {}
 
 export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions): Promise<ScenarioReport> {
@@ -91,8 +84,6 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   const startedAt = nowMs();
   const progress = opts.progress;
   const records: RequestRecord[] = [];
-  const active: ActiveFault[] = [];
-  const faultRecords: FaultRecord[] = [];
   const markers: Marker[] = [];
   let verdict: Verdict = 'passed';
   let steadyStateFailed = false;
@@ -139,34 +130,18 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   opts.signal.addEventListener('abort', onExternalAbort, { once: true });
   if (opts.signal.aborted) onExternalAbort();
 
-  const revert = async (f: ActiveFault) => {
-    if (f.reverted) return;
-    f.reverted = true;
-    journal.append('fault.revert.intent', { fault_id: f.record.id });
-    try {
-      // Started: a fault is only ever injected into a started platform.
+  const faults = new FaultSession({
+    journal,
+    progress,
+    markers,
+    ctx: () => ctx as FaultContext,
+    target: () => {
+      // A fault is only ever injected into (and so reverted on) a started platform.
       const p = platform as StartedPlatform;
-      f.record.revertResult = await applyUndo(f.undo, {
-        endpoints: p.endpoints,
-        startService: (s) => p.startService(s),
-        load: hooks,
-      });
-      f.record.revertedAt = nowMs();
-      journal.append('fault.reverted', { fault_id: f.record.id, result: f.record.revertResult });
-      markers.push({ t: f.record.revertedAt, kind: 'fault-revert', label: `${f.record.type} reverted` });
-      progress.event(`reverted ${f.record.type} (${f.record.revertResult})`);
-    } catch (e) {
-      f.record.error = `revert failed: ${(e as Error).message}`;
-      journal.append('fault.revert.failed', { fault_id: f.record.id, error: (e as Error).message });
-      throw e;
-    }
-  };
-  const revertAll = async () => {
-    const errors: string[] = [];
-    // Newest first, like a stack of changes being unwound.
-    for (const f of [...active].reverse()) await revert(f).catch((e) => errors.push((e as Error).message));
-    if (errors.length) throw new Error(`could not revert every fault: ${errors.join('; ')}`);
-  };
+      return { endpoints: p.endpoints, startService: (s) => p.startService(s), load: hooks };
+    },
+  });
+  const faultRecords = faults.records;
   const hooks = {
     // The worker composes the active transforms in installation order (TransformSet).
     setTransform: async (id: string, spec: TransformSpec | undefined) => driver?.setTransformSpec(id, spec),
@@ -241,7 +216,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     progress.phase('warm-up');
     progress.attach({
       records,
-      active: () => active.filter((f) => !f.reverted).map((f) => f.record.type),
+      active: () => faults.active.filter((f) => !f.reverted).map((f) => f.record.type),
       startedAt: loadStart,
       durationMs,
     });
@@ -301,12 +276,12 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     for (const p of plan) {
       await at(p.startMs);
       const task = (async () => {
-        const f = await injectOne(p);
+        const f = await faults.inject(p);
         // A pod kill has nothing to undo, but its fault window still ends (its no-op revert marks it).
         const endAt = p.revertAtMs ?? p.windowEndMs;
         if (f && endAt !== undefined) {
           await at(endAt);
-          await revert(f);
+          await faults.revert(f);
         }
       })();
       pending.push(
@@ -319,8 +294,8 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     journal.append('load.end', {});
     await Promise.allSettled(pending.map((p) => raceAbort(p, AbortSignal.timeout(1))));
     progress.phase('reverting');
-    await revertAll();
-    dataLoss = await verifyRestored(active);
+    await faults.revertAll();
+    dataLoss = await faults.verifyRestored();
     // One more scrape round so the journal holds the final counter values.
     await new Promise((r) => setTimeout(r, 1100));
   } catch (e) {
@@ -339,7 +314,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     for (const t of timers) clearInterval(t);
     // Every fault reverted first (within the abort deadline), whatever went wrong above; then the load
     // stops (it may wait for in-flight requests up to their timeout).
-    await revertAll().catch((e) => {
+    await faults.revertAll().catch((e) => {
       verdict = 'error';
       reason = `${reason ? `${reason}; ` : ''}${(e as Error).message}`;
     });
@@ -366,7 +341,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     .map((f) => f.injectedAt)
     .filter((t): t is number => t !== undefined)
     .sort((a, b) => a - b)[0];
-  const windowEnds = active.map((f) =>
+  const windowEnds = faults.active.map((f) =>
     f.planned.windowEndMs !== undefined
       ? loadStart + f.planned.windowEndMs
       : (f.record.revertedAt ?? loadEnd),
@@ -407,8 +382,6 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   journal.close();
 
   markers.push(...timelineMarkers(ix, m, t0, opts.runbook));
-  const availabilitySlo = opts.runbook?.targets.slos.find((s) => s.metric === 'availability');
-  const w = m.summaries.whole;
   return {
     name: metadata.name,
     description: metadata.description,
@@ -423,52 +396,8 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     faults: faultRecords,
     steadyState: steadyResults,
     checks,
-    measurements: {
-      mttdMs: m.mttd?.ms ?? null,
-      mttrMs: m.mttr?.ms ?? null,
-      rollbackMs: m.rollback?.ms ?? null,
-      driftDetectionMs: m.driftDetection?.ms ?? null,
-      // The signal and what emitted it (a gateway metric, the drift monitor, a controller alert…).
-      detectionSignal:
-        m.mttd?.signal && (m.mttd.source ? `${m.mttd.signal} (${m.mttd.source})` : m.mttd.signal),
-      mitigation: m.mitigation,
-      recoveredAt: m.mttr?.recoveredAt,
-      mttr: m.mttr && {
-        recovered: m.mttr.recovered,
-        breached: m.mttr.breached,
-        resolutionMs: m.mttr.resolutionMs,
-        sloSource: m.mttr.sloSource,
-        slos: m.mttr.slos,
-      },
-      phases: Object.fromEntries(
-        (Object.keys(m.summaries) as PhaseName[]).map((k) => {
-          const s = m.summaries[k];
-          return [
-            k,
-            {
-              requests: s.requests,
-              ok: s.ok,
-              availability: s.availability,
-              errorRate: s.errorRate,
-              fallbackShare: s.fallbackShare,
-              latency: s.latency,
-              throughput: s.throughput,
-            },
-          ];
-        }),
-      ),
-    },
-    errorBudget: availabilitySlo
-      ? {
-          objective: availabilitySlo.value,
-          requests: w.requests,
-          allowedErrors: Math.floor(w.requests * (1 - availabilitySlo.value)),
-          errors: w.requests - w.ok,
-          consumed: w.requests
-            ? (w.requests - w.ok) / Math.max(1e-9, w.requests * (1 - availabilitySlo.value))
-            : 0,
-        }
-      : undefined,
+    measurements: measurementsOf(m),
+    errorBudget: errorBudgetOf(m, opts.runbook),
     probes: entries.filter((e) => e.type === 'probe').map((e) => e.result as ProbeResult),
     harness: harnessHealth(entries, whole.from),
     timeline: timeSeries(records, { from: loadStart, to: loadEnd, bucketMs: 1000, t0 }),
@@ -476,81 +405,6 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
     markers: markers.sort((a, b) => a.t - b.t),
     journal: path.relative(opts.runDir, journal.file),
   };
-
-  async function injectOne(p: ScheduledFault): Promise<ActiveFault | undefined> {
-    const record: FaultRecord = {
-      id: p.faultId,
-      type: p.fault.type,
-      name: p.fault.name,
-      spec: specOf(p.fault),
-    };
-    faultRecords.push(record);
-    const prepared = await prepareFault(p.fault, ctx!);
-    record.plan = prepared.plan;
-    // Journaled and synced before the injection: a crash after this line leaves enough to revert.
-    journal.append('fault.inject.intent', {
-      fault_id: p.faultId,
-      fault_type: p.fault.type,
-      spec: record.spec,
-      plan: prepared.plan,
-      undo: prepared.undo,
-    });
-    journal.sync();
-    const f: ActiveFault = { planned: p, record, undo: prepared.undo, reverted: false };
-    active.push(f);
-    progress.event(`injecting ${p.fault.type}${p.fault.name ? ` (${p.fault.name})` : ''}`);
-    // Each fault says when it started acting (docs/measurements.md, "Fault start"); the call may
-    // return much later (a graceful stop, a drift waiting for its first changed payload).
-    const { t0, details } = await prepared.inject();
-    record.injectedAt = t0;
-    journal.append(
-      'fault.injected',
-      { fault_id: p.faultId, details: details ?? {}, returned_at: nowMs() },
-      record.injectedAt,
-    );
-    markers.push({ t: record.injectedAt, kind: 'fault-inject', label: `${p.fault.type} injected` });
-    return f;
-  }
-
-  async function verifyRestored(faults: ActiveFault[]): Promise<number | undefined> {
-    const restores = faults.filter((f) => f.undo.kind === 'feature-rows');
-    if (restores.length === 0) return undefined;
-    let lost = 0;
-    for (const f of restores) {
-      const undo = f.undo as Extract<UndoRecord, { kind: 'feature-rows' }>;
-      const want = new Map(undo.rows.map((r) => [r.user_id, r]));
-      const ids = [...want.keys()];
-      for (let i = 0; i < ids.length; i += 200) {
-        const q = ids
-          .slice(i, i + 200)
-          .map((u) => `user_id=${encodeURIComponent(u)}`)
-          .join('&');
-        const { featureServer, adminToken } = (platform as StartedPlatform).endpoints;
-        const res = await fetch(`${featureServer}/v1/admin/rows?${q}`, {
-          headers: { authorization: `Bearer ${adminToken}` },
-        });
-        const got = ((await res.json()) as { rows: StoredRow[] }).rows;
-        const gotBy = new Map(got.map((r) => [r.user_id, r]));
-        for (const id of ids.slice(i, i + 200)) {
-          if (JSON.stringify(canon(gotBy.get(id))) !== JSON.stringify(canon(want.get(id)))) lost++;
-        }
-      }
-    }
-    return lost;
-  }
 }
 
 class InfraError extends Error {}
-
-function canon(r: StoredRow | undefined) {
-  if (!r) return null;
-  return {
-    user_id: r.user_id,
-    event_timestamp: new Date(r.event_timestamp).toISOString(),
-    features: Object.fromEntries(Object.entries(r.features).sort(([a], [b]) => a.localeCompare(b))),
-  };
-}
-
-function specOf(f: Fault): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(f));
-}
