@@ -51,6 +51,26 @@ function setup() {
 const injected = (journal: string) =>
   fs.existsSync(journal) ? readJournal(journal).find((e) => e.type === 'fault.injected') : undefined;
 
+function activeTokens(home: string): string[] {
+  const dir = path.join(home, 'active');
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) =>
+      String(
+        (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { data: { adminToken: string } }).data
+          .adminToken,
+      ),
+    );
+}
+
+function filesContaining(dir: string, needle: string): string[] {
+  return (fs.readdirSync(dir, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name))
+    .filter((f) => fs.readFileSync(f).includes(needle));
+}
+
 function activePids(home: string): number[] {
   const dir = path.join(home, 'active');
   if (!fs.existsSync(dir)) return [];
@@ -135,6 +155,8 @@ describe('runner guarantees', () => {
     );
     await waitFor(() => injected(s.journal), 120_000, 'the corruption to be injected');
     const pids = activePids(s.home);
+    const token = activeTokens(s.home)[0];
+    expect(token).toMatch(/^[0-9a-f]{32}$/);
     const before = originalRows(s.journal);
     run.child.kill('SIGKILL');
     await run.done;
@@ -155,6 +177,9 @@ describe('runner guarantees', () => {
     ).toEqual(norm(before));
     const second = await runCli(['cleanup'], { home: s.home });
     expect(second.stdout).toMatch(/nothing to clean up/);
+    // The report folder (journal, pipeline state, logs: what CI uploads) never holds the admin token;
+    // cleanup got it from the owner-only attach record.
+    expect(filesContaining(s.reportDir, token)).toEqual([]);
   }, 240_000);
 
   it('after kill -9 of the runner while the pipeline bootstraps, `faultline cleanup` stops the trainer too', async () => {

@@ -17,8 +17,9 @@ export function newRunId(): string {
 export function recordActive(r: AttachRecord): void {
   fs.mkdirSync(activeDir(), { recursive: true });
   const f = fileFor(r);
-  // Write-then-rename: a reader never sees half a record.
-  fs.writeFileSync(`${f}.tmp`, JSON.stringify(r));
+  // Write-then-rename: a reader never sees half a record. Owner-only: it may hold the admin token
+  // (kept here, outside report folders, which CI uploads as artifacts).
+  fs.writeFileSync(`${f}.tmp`, JSON.stringify(r), { mode: 0o600 });
   fs.renameSync(`${f}.tmp`, f);
 }
 

@@ -15,7 +15,9 @@ export async function attachLocal(record: AttachRecord): Promise<AttachedPlatfor
   const pids = () => (Array.isArray(record.data.pids) ? (record.data.pids as number[]) : []);
   return {
     record,
-    endpoints: status?.endpoints ?? undefined,
+    endpoints: status?.endpoints
+      ? { ...status.endpoints, adminToken: String(record.data.adminToken ?? '') }
+      : undefined,
     ownerAlive: () => isAlive(record.ownerPid),
     async startService(service) {
       // Local replicas are supervised inside their owner process: with the owner gone nothing can

@@ -48,6 +48,8 @@ export interface ServiceRuntime {
   env: Readonly<Record<string, string>>;
 }
 
+const REDACTED = '(redacted)';
+
 const PIPELINE_DIR = fileURLToPath(new URL('../../pipeline/', import.meta.url));
 const entry = (service: string) => path.join(PIPELINE_DIR, service, 'main.ts');
 
@@ -361,21 +363,24 @@ export class LocalPlatform implements Platform, StartedPlatform {
   private refreshActive() {
     if (this.stopped) return;
     const jobs = [...this.jobs].filter((j) => j.running()).map((j) => j.pid);
-    recordActive({ ...this.record, data: { pids: [...this.supervisor.pids(), ...jobs] } });
+    recordActive({
+      ...this.record,
+      data: { pids: [...this.supervisor.pids(), ...jobs], adminToken: this.common.ADMIN_TOKEN },
+    });
     this.writeStatus();
   }
 
   /** `status.json` in the state dir: what `faultline pipeline status` shows from another process. */
   private writeStatus() {
     const f = path.join(this.opts.stateDir, 'status.json');
-    // It holds the admin token (for cleanup's reverts): readable by its owner only.
+    // No token here: the state dir lives in the report folder. Cleanup takes it from the attach record.
     const body = {
       owner_pid: process.pid,
       updated_at: new Date().toISOString(),
-      endpoints: this.ep ?? null,
+      endpoints: this.ep ? { ...this.ep, adminToken: REDACTED } : null,
       replicas: this.supervisor.status().map((s) => ({ ...s, url: `http://127.0.0.1:${s.port}` })),
     };
-    fs.writeFileSync(`${f}.tmp`, JSON.stringify(body, null, 2), { mode: 0o600 });
+    fs.writeFileSync(`${f}.tmp`, JSON.stringify(body, null, 2));
     fs.renameSync(`${f}.tmp`, f);
   }
 
