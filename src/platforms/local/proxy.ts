@@ -182,10 +182,15 @@ export class FaultProxy {
       const ms = t.attributes.timeout ?? 0;
       if (ms > 0) this.later(c, ms, () => this.destroy(c));
     } else if (t.type === 'reset_peer') {
-      this.later(c, t.attributes.timeout ?? 0, () => {
+      const reset = () => {
         c.client.resetAndDestroy();
         c.server.destroy();
-      });
+      };
+      // timeout 0: reset at once, as Toxiproxy does. A 0 ms timer could let a quick exchange through
+      // first when the process is starved (the timer fires a loop iteration late).
+      const ms = t.attributes.timeout ?? 0;
+      if (ms > 0) this.later(c, ms, reset);
+      else reset();
     }
   }
 
