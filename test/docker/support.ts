@@ -2,7 +2,7 @@
 // It sets Testcontainers' environment (read when a container is first started, not on import) and
 // says whether an engine answers, so those tests are skipped, with the reason in their name, on a
 // machine without one, unless FAULTLINE_REQUIRE_DOCKER=1 (CI starts the engine first): then they fail.
-import { getContainerRuntimeClient } from 'testcontainers';
+import { GenericContainer, getContainerRuntimeClient, Wait } from 'testcontainers';
 import { describe, it } from 'vitest';
 
 // Testcontainers finds the host of mapped ports by inspecting the engine, and where it believes it
@@ -47,5 +47,39 @@ export function describeDocker(name: string, fn: () => void): void {
       `${name} [skipped: no Docker engine answers (${noEngine}); scripts/start-docker starts one]`,
       fn,
     );
+  }
+}
+
+/**
+ * Runs a Node script (ES module) to completion in a one-shot container of the pipeline image and
+ * returns the last line it printed that parses as JSON. The container is removed afterwards.
+ */
+export async function runNodeScript(
+  image: string,
+  script: string,
+  configure: (c: GenericContainer) => GenericContainer = (c) => c,
+): Promise<unknown> {
+  const job = await configure(new GenericContainer(image))
+    .withEntrypoint(['node'])
+    .withCommand(['--input-type=module', '-e', script])
+    .withWaitStrategy(Wait.forOneShotStartup())
+    .withStartupTimeout(60_000)
+    .start();
+  try {
+    const out = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      job
+        .logs()
+        .then((s) => s.on('data', (d) => (text += d)).on('end', () => resolve(text)))
+        .catch(reject);
+    });
+    const line = out
+      .split('\n')
+      .reverse()
+      .find((l) => l.startsWith('{'));
+    if (!line) throw new Error(`the script printed no JSON line:\n${out}`);
+    return JSON.parse(line);
+  } finally {
+    await job.stop();
   }
 }
