@@ -17,6 +17,7 @@ import type {
   RecordListener,
   RequestRecord,
 } from './driver.ts';
+import { labeledPayloads, type SeededPayloadOptions } from './portable.ts';
 import type { RateProfile } from './schedule.ts';
 import { ArrivalSchedule } from './schedule.ts';
 
@@ -50,51 +51,24 @@ const DEFAULTS = { path: '/v1/predict', maxInFlight: 500, timeoutMs: 2000, conne
 export const DEFAULT_TIMEOUT_MS = DEFAULTS.timeoutMs;
 
 /** Plain-JSON options of seededPayload (they cross a worker-thread boundary as data). */
-export interface SeededPayloadOptions {
-  /**
-   * Share of the traffic that is fraud (0..1). Default: the generator's own rate (≈1 %). Each request
-   * slot draws fraud/legit with this probability from its own seeded stream, then the generator is
-   * drawn until it yields a transaction of that label (rejection sampling), so every label stays the
-   * generator's truth: fraud payloads are fraud as the risk model made them, just more of them.
-   */
-  fraudShare?: number;
-}
+export type { SeededPayloadOptions } from './portable.ts';
 
 /** Ground truth rides on the payload under a symbol: JSON.stringify ignores it, so it is never sent. */
 export const PAYLOAD_LABEL: unique symbol = Symbol('faultline.label');
 
-/** Rejection sampling gives up after this many draws for one slot (the base rate is ≈1 %: ~100 needed). */
-const MAX_LABEL_DRAWS = 100_000;
-
 /**
- * The trainer's seeded PayloadGenerator (src/pipeline/trainer/data.ts): realistic requests for users
- * the feature store knows, each carrying its true label (PAYLOAD_LABEL) for the quality SLIs. Loaded
- * lazily so importing the load package does not pull in the trainer.
+ * The seeded payload stream of portable.ts (the generator exported k6 scripts use too): realistic
+ * requests for users the feature store knows, each carrying its true label (PAYLOAD_LABEL) for the
+ * quality SLIs.
  */
 export async function seededPayload(
   seed: number,
   options: SeededPayloadOptions = {},
 ): Promise<() => Record<string, unknown>> {
-  const { PayloadGenerator, Rng } = await import('../pipeline/trainer/data.ts');
-  const gen = new PayloadGenerator(seed);
-  const share = options.fraudShare;
-  if (share === undefined)
-    return () => {
-      const { tx, label } = gen.nextLabeled();
-      return { ...tx, [PAYLOAD_LABEL]: label };
-    };
-  if (!(share >= 0 && share <= 1)) throw new Error(`fraudShare must be within 0..1, got ${share}`);
-  // A separate stream decides each slot's label, so the payload stream itself stays the generator's.
-  const slots = new Rng(seed * 2_654_435 + 7);
+  const next = labeledPayloads(seed, options);
   return () => {
-    const want: 0 | 1 = slots.u() < share ? 1 : 0;
-    for (let i = 0; i < MAX_LABEL_DRAWS; i++) {
-      const { tx, label } = gen.nextLabeled();
-      if (label === want) return { ...tx, [PAYLOAD_LABEL]: label };
-    }
-    throw new Error(
-      `fraudShare: no ${want ? 'fraud' : 'legitimate'} transaction in ${MAX_LABEL_DRAWS} draws`,
-    );
+    const { tx, label } = next();
+    return { ...tx, [PAYLOAD_LABEL]: label };
   };
 }
 

@@ -3,6 +3,7 @@
 import type { Histogram } from '../slo/hdr.ts';
 import type { LatencySummary } from '../slo/summarize.ts';
 import type { FirstChange, TransformSpec } from './drift-transform.ts';
+import type { PayloadTransform } from './portable.ts';
 
 export type Outcome = 'ok' | 'error' | 'dropped' | 'timeout';
 
@@ -63,10 +64,7 @@ export interface LoadResult {
 }
 
 /** Applied to every payload just before it is sent (the drift fault installs one at runtime). */
-export type PayloadTransform = (
-  payload: Record<string, unknown>,
-  tIntendedMs: number,
-) => Record<string, unknown>;
+export type { PayloadTransform } from './portable.ts';
 
 export type RecordListener = (record: RequestRecord) => void;
 
