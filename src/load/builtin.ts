@@ -17,7 +17,7 @@ import type {
   RecordListener,
   RequestRecord,
 } from './driver.ts';
-import { labeledPayloads, type SeededPayloadOptions } from './portable.ts';
+import { classifyAnswer, labeledPayloads, type SeededPayloadOptions } from './portable.ts';
 import type { RateProfile } from './schedule.ts';
 import { ArrivalSchedule } from './schedule.ts';
 
@@ -297,6 +297,8 @@ export class BuiltinLoadDriver implements LoadDriver {
     text: string,
   ): RequestRecord {
     const tDone = this.now();
+    // Field order as before the classification moved to portable.ts (journal lines stay the same).
+    const facts = classifyAnswer(status, (name) => header(headers, name), text);
     const rec: RequestRecord = {
       seq,
       tIntended,
@@ -304,46 +306,14 @@ export class BuiltinLoadDriver implements LoadDriver {
       tDone,
       latencyMs: tDone - tIntended,
       status,
-      outcome: 'ok',
+      outcome: facts.outcome,
     };
-    const upstream = header(headers, 'x-upstream');
-    if (upstream) rec.upstream = upstream;
-    let body: Record<string, unknown> | undefined;
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
-        body = parsed as Record<string, unknown>;
-    } catch {
-      body = undefined;
-    }
-    const version =
-      typeof body?.model_version === 'string' || typeof body?.model_version === 'number'
-        ? String(body.model_version)
-        : header(headers, 'x-model-version');
-    if (version) rec.modelVersion = version;
-    const fb = body?.fallback as { used?: unknown; reason?: unknown } | undefined;
-    // Only an answer can come from the fallback model: a 503 saying "fallback disabled" is an error.
-    if (status < 200 || status > 299) {
-      // no fallback attribution for errors
-    } else if (fb && typeof fb === 'object') {
-      if (fb.used === true) rec.fallback = typeof fb.reason === 'string' && fb.reason ? fb.reason : 'unknown';
-    } else {
-      const h = header(headers, 'x-fallback');
-      if (h && !['false', 'none', '0', 'no'].includes(h.toLowerCase()))
-        rec.fallback = h === 'true' ? 'unknown' : h;
-    }
-    if (status < 200 || status > 299) {
-      rec.outcome = 'error';
-      rec.error = typeof body?.error_code === 'string' ? body.error_code : `http_${status}`;
-    } else if (!body) {
-      // A 2xx without the contract's JSON body is not a usable answer.
-      rec.outcome = 'error';
-      rec.error = 'invalid_body';
-    } else {
-      // The answer's score and decision, for the quality SLIs (only a probability is a score).
-      if (typeof body.score === 'number' && body.score >= 0 && body.score <= 1) rec.score = body.score;
-      if (typeof body.decision === 'string') rec.decision = body.decision;
-    }
+    if (facts.upstream !== undefined) rec.upstream = facts.upstream;
+    if (facts.modelVersion !== undefined) rec.modelVersion = facts.modelVersion;
+    if (facts.fallback !== undefined) rec.fallback = facts.fallback;
+    if (facts.error !== undefined) rec.error = facts.error;
+    if (facts.score !== undefined) rec.score = facts.score;
+    if (facts.decision !== undefined) rec.decision = facts.decision;
     return rec;
   }
 

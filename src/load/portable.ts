@@ -608,29 +608,126 @@ export class DriftTransform {
 
 // ---- the payload of request i, from any thread or k6 VU ------------------------------------------
 
+/** A drift at planned times (ms from load start): active for requests intended in [spec.startMs, endMs). */
+export interface PlannedDrift {
+  spec: DriftSpec;
+  /** Where the fault's window ends (it is reverted); absent: until the load ends. */
+  endMs?: number;
+}
+
 /**
  * Random access to the load's payload stream. The stream is sequential (rejection sampling draws a
  * variable number of numbers per payload), so request i's payload needs the i before it; each k6 VU
  * holds one of these and replays forward to the iterations it is given (iterations arrive in
  * increasing order per VU). Payloads are those of labeledPayloads(seed, options) exactly.
+ *
+ * With `drifts` (and the `schedule` giving each request's intended offset), each planned drift is
+ * applied to the requests intended inside its window, in plan order, for skipped requests too, so a
+ * seeded category swap draws the same sequence in every VU. This is the built-in driver's runtime
+ * drift with the scenario's planned times in place of the instants the runner injected it.
  */
 export class PayloadStream {
   private readonly next: () => LabeledTransaction;
+  private readonly schedule: ArrivalSchedule | undefined;
+  private readonly drifts: { d: DriftTransform; endMs: number }[];
   private position = 0;
 
-  constructor(seed: number, options: SeededPayloadOptions = {}, users?: UserList) {
+  constructor(
+    seed: number,
+    options: SeededPayloadOptions = {},
+    users?: UserList,
+    plan?: { schedule: ArrivalSchedule; drifts: PlannedDrift[] },
+  ) {
     this.next = labeledPayloads(seed, options, users);
+    this.schedule = plan?.schedule;
+    this.drifts = (plan?.drifts ?? []).map((p) => ({
+      d: new DriftTransform(p.spec),
+      endMs: p.endMs ?? Number.POSITIVE_INFINITY,
+    }));
   }
 
   /** Payload of request `seq` (0-based); throws if the stream already moved past it. */
   at(seq: number): LabeledTransaction {
     if (!Number.isInteger(seq) || seq < this.position)
       throw new Error(`PayloadStream: request ${seq} is behind the stream (at ${this.position})`);
-    while (this.position < seq) {
-      this.next();
-      this.position++;
-    }
-    this.position++;
-    return this.next();
+    while (this.position < seq) this.take();
+    return this.take();
   }
+
+  private take(): LabeledTransaction {
+    const seq = this.position++;
+    const l = this.next();
+    if (this.drifts.length === 0 || !this.schedule) return l;
+    const t = this.schedule.offset(seq);
+    if (t === undefined) return l;
+    let payload = l.tx as unknown as Record<string, unknown>;
+    for (const { d, endMs } of this.drifts)
+      if (t >= d.spec.startMs && t < endMs) payload = d.apply(payload, t);
+    return { tx: payload as unknown as Transaction, label: l.label };
+  }
+}
+
+// ---- reading an answer ---------------------------------------------------------------------------
+
+/** What one answer of the gateway says, as RequestRecord fields (src/load/driver.ts). */
+export interface AnswerFacts {
+  /** ok = 2xx with a well-formed JSON body; error = anything else answered. */
+  outcome: 'ok' | 'error';
+  modelVersion?: string;
+  /** Fallback reason when the fallback model answered. */
+  fallback?: string;
+  upstream?: string;
+  error?: string;
+  score?: number;
+  decision?: string;
+}
+
+/**
+ * Classifies an HTTP answer of POST /v1/predict: the built-in driver and exported k6 scripts both
+ * call this, so a k6 run's records mean what the built-in driver's mean.
+ */
+export function classifyAnswer(
+  status: number,
+  header: (name: string) => string | undefined,
+  text: string,
+): AnswerFacts {
+  const facts: AnswerFacts = { outcome: 'ok' };
+  const upstream = header('x-upstream');
+  if (upstream) facts.upstream = upstream;
+  let body: Record<string, unknown> | undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+      body = parsed as Record<string, unknown>;
+  } catch {
+    body = undefined;
+  }
+  const version =
+    typeof body?.model_version === 'string' || typeof body?.model_version === 'number'
+      ? String(body.model_version)
+      : header('x-model-version');
+  if (version) facts.modelVersion = version;
+  const answered = status >= 200 && status <= 299;
+  const fb = body?.fallback as { used?: unknown; reason?: unknown } | undefined;
+  // Only an answer can come from the fallback model: a 503 saying "fallback disabled" is an error.
+  if (answered && fb && typeof fb === 'object') {
+    if (fb.used === true) facts.fallback = typeof fb.reason === 'string' && fb.reason ? fb.reason : 'unknown';
+  } else if (answered) {
+    const h = header('x-fallback');
+    if (h && !['false', 'none', '0', 'no'].includes(h.toLowerCase()))
+      facts.fallback = h === 'true' ? 'unknown' : h;
+  }
+  if (!answered) {
+    facts.outcome = 'error';
+    facts.error = typeof body?.error_code === 'string' ? body.error_code : `http_${status}`;
+  } else if (!body) {
+    // A 2xx without the contract's JSON body is not a usable answer.
+    facts.outcome = 'error';
+    facts.error = 'invalid_body';
+  } else {
+    // The answer's score and decision, for the quality SLIs (only a probability is a score).
+    if (typeof body.score === 'number' && body.score >= 0 && body.score <= 1) facts.score = body.score;
+    if (typeof body.decision === 'string') facts.decision = body.decision;
+  }
+  return facts;
 }
