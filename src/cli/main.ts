@@ -2,6 +2,7 @@
 // The `faultline` command line. Each command returns an exit code; see src/cli/exit.ts.
 import { Command, CommanderError, Option } from 'commander';
 import { cleanup } from '../runner/cleanup.ts';
+import { type ExportK6Flags, runExportK6 } from './commands/export.ts';
 import {
   pipelineDemo,
   pipelineDown,
@@ -144,6 +145,24 @@ report
       return runReport(dir, o);
     }),
   );
+const exportCmd = program.command('export').description("write a scenario in another tool's format");
+exportCmd
+  .command('k6')
+  .description(
+    "the scenario's load as a k6 TypeScript script (k6 itself is not included: install it yourself)",
+  )
+  .argument('<scenario>', 'scenario file')
+  .option(
+    '-o, --output <file>',
+    'script file (default <scenario name>.k6.ts); faultline-load.ts is written beside it',
+  )
+  .option('--testrun', 'also write a k6-operator TestRun manifest (<file>.testrun.yaml)')
+  .option('--parallelism <n>', 'TestRun runners', '1')
+  .option('--url <url>', 'gateway base URL baked into the script (FAULTLINE_URL overrides it)')
+  .option('--seed <n>', "override the scenario's load seed")
+  .option('--module <path>', 'import the load module from this path instead of writing faultline-load.ts')
+  .option('--runbooks <dir>', 'runbook folder (default runbooks/ beside the scenario)')
+  .action(run((file: string, o: ExportK6Flags) => runExportK6(file, o)));
 program
   .command('cleanup')
   .description('revert faults and stop pipelines left behind by a killed runner')
