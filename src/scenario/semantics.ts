@@ -353,7 +353,10 @@ export function scenarioSemantics(raw: unknown): Issue[] {
   const checkRules = (c: Check, path: PathKey[]) => {
     const info: MetricInfo = METRICS[c.metric];
     if (c.metric.startsWith('quality.') && noLabels)
-      err(path, `${c.metric} needs the true labels of Faultline's payloads (driver builtin, or k6 without script)`);
+      err(
+        path,
+        `${c.metric} needs the true labels of Faultline's payloads (driver builtin, or k6 without script)`,
+      );
     if ('runbook' in c.value && runbook === undefined)
       err(path, `"${c.metric} ${c.op} runbook" needs metadata.runbook`);
     if ((c.metric === 'mttd' || c.metric === 'mitigation.observed') && runbook === undefined) {
