@@ -76,7 +76,13 @@ const runFlags = (c: Command) =>
       'switch off resilience: fallback,retries,breaker,ejection,rollback,restart',
     )
     .option('--pdf', 'also render report.pdf (needs Chromium)')
-    .option('--quiet', 'no progress output');
+    .option('--quiet', 'no progress output')
+    .option('--driver <driver>', 'load driver for every scenario: builtin or k6 (overrides spec.load.driver)')
+    .option(
+      '--load-from <files>',
+      'evaluate k6 JSON output recorded elsewhere (comma-separated files) instead of running the load',
+    )
+    .option('--journal <file>', 'with --load-from: journal of the Faultline run that injected the faults');
 
 runFlags(
   program
