@@ -41,7 +41,7 @@ export class K6Writer {
   }
 
   /** A `Metric` declaration line the first time a metric appears, as k6 writes it. */
-  private declare(metric: string): string[] {
+  private declaration(metric: string): string[] {
     if (this.declared.has(metric)) return [];
     this.declared.add(metric);
     const [type, contains] = TYPES[metric] ?? ['counter', 'default'];
@@ -63,7 +63,7 @@ export class K6Writer {
   ): string[] {
     const data: Record<string, unknown> = { time: k6Time(t, this.offsetMinutes), value, tags };
     if (metadata) data.metadata = metadata;
-    return [...this.declare(metric), JSON.stringify({ metric, type: 'Point', data })];
+    return [...this.declaration(metric), JSON.stringify({ metric, type: 'Point', data })];
   }
 
   /** The lines one request produces (a dropped arrival: k6's dropped_iterations sample only). */
