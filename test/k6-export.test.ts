@@ -106,6 +106,7 @@ describe('faultline export k6', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const script = fs.readFileSync(out, 'utf8');
+    expect(script).not.toMatch(/\?\?=|\|\|=|&&=/); // parsed by k6's VM as written, like the module
     expect(fs.readFileSync(path.join(dir, MODULE_FILE), 'utf8')).toBe(portableSource());
     const tc = typecheck(dir);
     expect(tc.out).toBe('');

@@ -142,7 +142,7 @@ export default function (): void {
   const offset = schedule.offset(seq);
   if (offset === undefined) return;
   const tIntended = exec.scenario.startTime + offset;
-  stream ??= new PayloadStream(LOAD.seed, LOAD.payloadOptions, users, { schedule, drifts: LOAD.drifts });
+  if (!stream) stream = new PayloadStream(LOAD.seed, LOAD.payloadOptions, users, { schedule, drifts: LOAD.drifts });
   const { tx, label } = stream.at(seq);
   const phase = phaseAt(offset);
   const measured = offset >= LOAD.warmupMs ? 'yes' : 'no';
