@@ -7,7 +7,7 @@
 // other project file), only erasable TypeScript (Node's type stripping), nothing that needs a
 // runtime beyond plain ECMAScript (k6's JavaScript VM has no Node APIs), and no syntax newer than
 // k6's VM parses: k6 strips the types with esbuild targeting ESNext (no down-levelling), so e.g.
-// logical assignment (`??=`) is avoided.
+// logical assignment operators are avoided.
 //
 // The random numbers are pure-rand's xoroshiro128+ and uniformFloat64 (MIT, 8.4.2) re-implemented
 // here bit for bit; test/load-portable.test.ts compares them with pure-rand draw for draw and pins
@@ -462,7 +462,7 @@ export class PayloadGenerator {
 
 let cachedPopulation: SyntheticUser[] | undefined;
 function defaultPopulation(): SyntheticUser[] {
-  // No `??=`: k6 hands this file to its JavaScript VM as written (esbuild strips types only).
+  // No logical assignment: k6 hands this file to its VM as written (esbuild strips types only).
   if (!cachedPopulation) cachedPopulation = generateUsers(DEFAULT_POPULATION_SEED, DEFAULT_POPULATION_SIZE);
   return cachedPopulation;
 }
