@@ -66,6 +66,32 @@ describe('load.driver: k6', () => {
     expect(fs.existsSync(reportDir)).toBe(false);
   });
 
+  it("k6 failing mid-run (here: a script it cannot run) fails the scenario with exit 3 and k6's words", async () => {
+    const home = tempHome('faultline-k6-fail-');
+    fs.copyFileSync(path.join(ROOT, 'scenarios/load/team-script.ts'), path.join(home, 'team.ts'));
+    const file = scenarioFile(
+      home,
+      SCENARIO.replace(
+        'load: { driver: k6, rate: 50/s, duration: 10s, seed: 11, fraudShare: 20% }',
+        'load: { driver: k6, script: team.ts, rate: 50/s, duration: 10s }',
+      ),
+    );
+    const reportDir = path.join(home, 'report');
+    // The stand-in runs only scripts Faultline exported; on a team's script it exits 107 as k6 does
+    // on a script exception.
+    const r = await runCli(['run', file, '--report-dir', reportDir, '--quiet'], {
+      home,
+      env: { K6_BIN: STANDIN },
+    });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(
+      /k6 exited with 107 \(script exception\) before the load ended: stand-in: needs/,
+    );
+    const s = readReport(reportDir).scenarios[0];
+    expect(s.verdict).toBe('error');
+    expect(s.faults).toEqual([]); // it failed before the fault's time: nothing was injected
+  });
+
   it('--driver k6 refuses drift (exit 2): payloads cannot change mid-run in a k6 process', async () => {
     const home = tempHome('faultline-k6-drift-');
     const r = await runCli(['run', path.join(ROOT, 'scenarios/drift.yaml'), '--driver', 'k6', '--quiet'], {

@@ -252,9 +252,15 @@ export class K6LoadDriver implements LoadDriver {
       return;
     }
     if (this.firstRecordWaiter) {
-      // k6 ended without a single request: nothing to measure.
-      this.fail(new Error(`k6 exited (${k6ExitMeaning(code)}) without sending a request (see k6.log)`));
-      return;
+      if (this.stopping) {
+        // Stopped before the first request: start() returns, `done` holds an empty run.
+        this.firstRecordWaiter.resolve();
+        this.firstRecordWaiter = undefined;
+      } else {
+        // k6 ended without a single request: nothing to measure.
+        this.fail(new Error(`k6 exited (${k6ExitMeaning(code)}) without sending a request (see k6.log)`));
+        return;
+      }
     }
     this.settle(() => {
       if (this.listenerError !== undefined) {
