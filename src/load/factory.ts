@@ -8,6 +8,7 @@ import type { Scenario } from '../scenario/schema.ts';
 import type { LoadDriver } from './driver.ts';
 import { K6LoadDriver } from './k6/driver.ts';
 import { k6Load, MODULE_FILE, portableSource, renderK6Script } from './k6/export.ts';
+import { ArrivalSchedule } from './schedule.ts';
 import { createWorkerDriver, type WorkerLoadConfig } from './worker-driver.ts';
 
 export type LoadDriverKind = 'builtin' | 'k6';
@@ -48,6 +49,7 @@ export function createLoadDriver(kind: LoadDriverKind, options: LoadDriverOption
   }
   return new K6LoadDriver({
     url: options.url,
+    schedule: new ArrivalSchedule(worker),
     script,
     source: own ? 'http' : 'faultline',
     workDir: dir,

@@ -12,6 +12,7 @@ import { newLatencyHistogram, percentileMs, toMicros } from '../../slo/hdr.ts';
 import { nowMs } from '../clock.ts';
 import type { FirstChange, TransformSpec } from '../drift-transform.ts';
 import type { LatencySummaryMs, LoadDriver, LoadResult, RecordListener, RequestRecord } from '../driver.ts';
+import type { ArrivalSchedule } from '../schedule.ts';
 import { findK6, k6ExitMeaning } from './binary.ts';
 import { K6Ingest, type K6IngestStats, type K6Source } from './ingest.ts';
 
@@ -31,6 +32,8 @@ export interface K6DriverConfig {
   /** Longest to wait for k6 to exit after SIGINT before SIGKILL (default 10 s). */
   stopTimeoutMs?: number;
   keepRecords?: boolean;
+  /** The load's arrival schedule: with `faultline` records it gives k6's exact start (scheduleStart). */
+  schedule?: ArrivalSchedule;
   /** Journal hook: the runner writes these entries (k6 command, exit code, ingestion stats). */
   events?: (type: string, data: Record<string, unknown>) => void;
   env?: NodeJS.ProcessEnv;
@@ -99,6 +102,14 @@ export class K6LoadDriver implements LoadDriver {
 
   async firstChange(_id: string): Promise<FirstChange | undefined> {
     return undefined;
+  }
+
+  /**
+   * When k6's schedule started (epoch ms), once a record arrived. The runner's own load start is when
+   * start() returned, i.e. after k6's first record reached the file (a few hundred ms later).
+   */
+  get scheduleStart(): number | undefined {
+    return this.startedAt;
   }
 
   get ingestStats(): K6IngestStats {
@@ -206,7 +217,12 @@ export class K6LoadDriver implements LoadDriver {
       this.lagSum += lag;
       this.lagMax = Math.max(this.lagMax, lag);
     }
-    this.startedAt = Math.min(this.startedAt ?? r.tIntended, r.tIntended);
+    // Where k6's schedule started: exact from any record of Faultline's script (intended time minus
+    // its arrival offset), else the earliest intended time seen.
+    const offset =
+      this.cfg.source === 'faultline' && r.seq >= 0 ? this.cfg.schedule?.offset(r.seq) : undefined;
+    const start = offset === undefined ? r.tIntended : r.tIntended - offset;
+    this.startedAt = Math.min(this.startedAt ?? start, start);
     this.records?.push(r);
     if (this.firstRecordWaiter) {
       this.firstRecordWaiter.resolve();
