@@ -4,9 +4,13 @@
 // scripts/fixtures/k6_records.ts against the real local pipeline), written as k6's output of an
 // exported script would hold them (test/helpers/k6-points.ts) and read back, give the same SLIs.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { RequestRecord } from '../src/load/driver.ts';
 import { detectSource, K6Ingest, type K6Source, parseK6Time } from '../src/load/k6/ingest.ts';
+import { readK6Files } from '../src/runner/load-from.ts';
 import { summarize } from '../src/slo/summarize.ts';
 import { qualitySeries, timeSeries } from '../src/slo/timeseries.ts';
 import { K6Writer } from './helpers/k6-points.ts';
@@ -160,5 +164,29 @@ describe('k6 JSON output ingestion', () => {
       timeSeries(FIXTURE, { from: start, to: end, bucketMs: 1000 }),
     );
     expect(qualitySeries(records)).toEqual(qualitySeries(FIXTURE));
+  });
+
+  it("--load-from reads several files (a TestRun's runners), gzipped or not, into one run", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'faultline-k6-files-'));
+    const w = new K6Writer('http://gw');
+    // Runners split the arrivals between them (k6 execution segments): even and odd ones here.
+    const even = FIXTURE.filter((r) => r.seq % 2 === 0).flatMap((r) => w.record(r));
+    const odd = FIXTURE.filter((r) => r.seq % 2 === 1).flatMap((r) => w.record(r));
+    fs.writeFileSync(path.join(dir, 'runner-0.json'), `${even.join('\n')}\n`);
+    fs.writeFileSync(path.join(dir, 'runner-1.json.gz'), gzipSync(`${odd.join('\n')}\n`));
+    const { records, indexed, stats } = readK6Files([
+      path.join(dir, 'runner-0.json'),
+      path.join(dir, 'runner-1.json.gz'),
+    ]);
+    expect(indexed).toBe(true);
+    expect(stats.map((s) => [s.source, s.records])).toEqual([
+      ['faultline', 300],
+      ['faultline', 300],
+    ]);
+    const start = Math.min(...FIXTURE.map((r) => r.tIntended));
+    const end = Math.max(...FIXTURE.map((r) => r.tDone));
+    expect(summarize(records, { from: start, to: end })).toEqual(
+      summarize(FIXTURE, { from: start, to: end }),
+    );
   });
 });
