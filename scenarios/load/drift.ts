@@ -132,6 +132,8 @@ const answered = new Rate('faultline_ok');
 const fallback = new Rate('faultline_fallback');
 // Per VU: replays the seeded stream forward to each iteration it runs.
 let stream: PayloadStream | undefined;
+// Per-request metadata, cleared after each request so it never sticks to the next one's samples.
+const META_KEYS = ['seq', 't_intended', 't_sent', 'label', 'score', 'decision', 'upstream', 'error'];
 
 function phaseAt(offsetMs: number): string {
   for (const p of LOAD.phases) if (offsetMs >= p.startMs && offsetMs < p.endMs) return p.name;
@@ -183,5 +185,5 @@ export default function (): void {
   requests.add(tDone - tIntended, tags);
   answered.add(outcome === 'ok', { phase, measured });
   if (outcome === 'ok') fallback.add(facts.fallback !== undefined, { phase, measured });
-  for (const k of Object.keys(meta)) delete meta[k];
+  for (const k of META_KEYS) delete meta[k];
 }

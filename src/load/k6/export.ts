@@ -196,7 +196,8 @@ export function k6Executor(load: K6Load): Record<string, unknown> {
       executor: 'ramping-arrival-rate',
       startRate: Math.round((p.startRate ?? 0) * factor),
       timeUnit: unit,
-      stages: truncatedStages(p).map((s) => ({
+      // Validation makes the stages' sum the load's duration: nothing to truncate.
+      stages: p.stages.map((s) => ({
         target: Math.round(s.rate * factor),
         duration: `${s.duration}ms`,
       })),
@@ -213,11 +214,6 @@ export function k6Executor(load: K6Load): Record<string, unknown> {
     maxVUs,
     gracefulStop,
   };
-}
-
-function truncatedStages(p: RateProfile): { rate: number; duration: number }[] {
-  // Scenario validation makes duration equal the stages' sum; nothing to truncate in practice.
-  return p.stages ?? [];
 }
 
 export interface RenderOptions {
@@ -293,6 +289,8 @@ const answered = new Rate('${K6_METRICS.ok}');
 const fallback = new Rate('${K6_METRICS.fallback}');
 // Per VU: replays the seeded stream forward to each iteration it runs.
 let stream: PayloadStream | undefined;
+// Per-request metadata, cleared after each request so it never sticks to the next one's samples.
+const META_KEYS = ['seq', 't_intended', 't_sent', 'label', 'score', 'decision', 'upstream', 'error'];
 
 function phaseAt(offsetMs: number): string {
   for (const p of LOAD.phases) if (offsetMs >= p.startMs && offsetMs < p.endMs) return p.name;
@@ -344,7 +342,7 @@ export default function (): void {
   requests.add(tDone - tIntended, tags);
   answered.add(outcome === 'ok', { phase, measured });
   if (outcome === 'ok') fallback.add(facts.fallback !== undefined, { phase, measured });
-  for (const k of Object.keys(meta)) delete meta[k];
+  for (const k of META_KEYS) delete meta[k];
 }
 `;
 }
