@@ -596,17 +596,35 @@ describe('model quality in scenarios', () => {
     expect(!typo.ok && typo.error).toMatch(/did you mean "quality.auc"/);
   });
 
-  it('rejects a fraud share outside 0..100%, with k6, and quality abort conditions', async () => {
+  it('rejects a fraud share outside 0..100%, with a k6 script of its own, and quality abort conditions', async () => {
     const bad = await errorsOf(GOOD.replace('duration: 45s }', 'duration: 45s, fraudShare: 150% }'));
     expect(find(bad.errors, 'spec.load.fraudShare').message).toMatch(/fraction|100%|between/);
+    const withQuality = (load: string) =>
+      GOOD.replace('load: { rate: 100/s, duration: 45s }', load).replace(
+        '    - mttr <= runbook',
+        '    - mttr <= runbook\n    - quality.auc >= 0.85 during fault',
+      );
     const k6 = await errorsOf(
+      withQuality('load: { driver: k6, script: team.ts, rate: 100/s, duration: 45s, fraudShare: 0.2 }'),
+    );
+    expect(find(k6.errors, 'spec.load.fraudShare').message).toMatch(/this k6 script sends its own/);
+    expect(find(k6.errors, 'spec.checks[2]').message).toMatch(/true labels/);
+    // Without a script of its own, k6 runs the script Faultline generates: the generator's payloads and labels.
+    const { file } = project(
+      withQuality('load: { driver: k6, rate: 100/s, duration: 45s, fraudShare: 0.2 }'),
+    );
+    const ok = await loadScenarioFile(file);
+    if (!ok.ok) throw new Error(formatErrors(ok.errors));
+    const drift = await errorsOf(
       GOOD.replace(
         'load: { rate: 100/s, duration: 45s }',
-        'load: { driver: k6, rate: 100/s, duration: 45s, fraudShare: 0.2 }',
-      ).replace('    - mttr <= runbook', '    - mttr <= runbook\n    - quality.auc >= 0.85 during fault'),
+        'load: { driver: k6, rate: 100/s, duration: 45s }',
+      ).replace(
+        '    - type: pod-kill\n      at: 15s\n      target: { service: model-server, count: 1 }',
+        '    - { type: drift, at: 15s, duration: 10s, feature: amount, kind: scale, amount: 2 }',
+      ),
     );
-    expect(find(k6.errors, 'spec.load.fraudShare').message).toMatch(/builtin driver/);
-    expect(find(k6.errors, 'spec.checks[2]').message).toMatch(/true labels/);
+    expect(find(drift.errors, 'spec.faults[0]').message).toMatch(/drift needs driver: builtin/);
     const abort = await errorsOf(`${GOOD}  abort: [ "quality.auc < 0.6 for 5s" ]\n`);
     expect(find(abort.errors, 'spec.abort[0]').message).toMatch(/label count/);
   });

@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { platformKinds } from '../platforms/index.ts';
 import { cleanup } from '../runner/cleanup.ts';
+import { type ExportK6Flags, runExportK6 } from './commands/export.ts';
 import {
   pipelineDemo,
   pipelineDown,
@@ -79,7 +80,13 @@ const runFlags = (c: Command) =>
       'switch off resilience: fallback,retries,breaker,ejection,rollback,restart',
     )
     .option('--pdf', 'also render report.pdf (needs Chromium)')
-    .option('--quiet', 'no progress output');
+    .option('--quiet', 'no progress output')
+    .option('--driver <driver>', 'load driver for every scenario: builtin or k6 (overrides spec.load.driver)')
+    .option(
+      '--load-from <files>',
+      'evaluate k6 JSON output recorded elsewhere (comma-separated files) instead of running the load',
+    )
+    .option('--journal <file>', 'with --load-from: journal of the Faultline run that injected the faults');
 
 runFlags(
   program
@@ -148,6 +155,24 @@ report
       return runReport(dir, o);
     }),
   );
+const exportCmd = program.command('export').description("write a scenario in another tool's format");
+exportCmd
+  .command('k6')
+  .description(
+    "the scenario's load as a k6 TypeScript script (k6 itself is not included: install it yourself)",
+  )
+  .argument('<scenario>', 'scenario file')
+  .option(
+    '-o, --output <file>',
+    'script file (default <scenario name>.k6.ts); faultline-load.ts is written beside it',
+  )
+  .option('--testrun', 'also write a k6-operator TestRun manifest (<file>.testrun.yaml)')
+  .option('--parallelism <n>', 'TestRun runners', '1')
+  .option('--url <url>', 'gateway base URL baked into the script (FAULTLINE_URL overrides it)')
+  .option('--seed <n>', "override the scenario's load seed")
+  .option('--module <path>', 'import the load module from this path instead of writing faultline-load.ts')
+  .option('--runbooks <dir>', 'runbook folder (default runbooks/ beside the scenario)')
+  .action(run((file: string, o: ExportK6Flags) => runExportK6(file, o)));
 program
   .command('cleanup')
   .description('revert faults and stop pipelines left behind by a killed runner')

@@ -17,6 +17,7 @@ import type {
   RecordListener,
   RequestRecord,
 } from './driver.ts';
+import { classifyAnswer, labeledPayloads, type SeededPayloadOptions } from './portable.ts';
 import type { RateProfile } from './schedule.ts';
 import { ArrivalSchedule } from './schedule.ts';
 
@@ -50,51 +51,24 @@ const DEFAULTS = { path: '/v1/predict', maxInFlight: 500, timeoutMs: 2000, conne
 export const DEFAULT_TIMEOUT_MS = DEFAULTS.timeoutMs;
 
 /** Plain-JSON options of seededPayload (they cross a worker-thread boundary as data). */
-export interface SeededPayloadOptions {
-  /**
-   * Share of the traffic that is fraud (0..1). Default: the generator's own rate (≈1 %). Each request
-   * slot draws fraud/legit with this probability from its own seeded stream, then the generator is
-   * drawn until it yields a transaction of that label (rejection sampling), so every label stays the
-   * generator's truth: fraud payloads are fraud as the risk model made them, just more of them.
-   */
-  fraudShare?: number;
-}
+export type { SeededPayloadOptions } from './portable.ts';
 
 /** Ground truth rides on the payload under a symbol: JSON.stringify ignores it, so it is never sent. */
 export const PAYLOAD_LABEL: unique symbol = Symbol('faultline.label');
 
-/** Rejection sampling gives up after this many draws for one slot (the base rate is ≈1 %: ~100 needed). */
-const MAX_LABEL_DRAWS = 100_000;
-
 /**
- * The trainer's seeded PayloadGenerator (src/pipeline/trainer/data.ts): realistic requests for users
- * the feature store knows, each carrying its true label (PAYLOAD_LABEL) for the quality SLIs. Loaded
- * lazily so importing the load package does not pull in the trainer.
+ * The seeded payload stream of portable.ts (the generator exported k6 scripts use too): realistic
+ * requests for users the feature store knows, each carrying its true label (PAYLOAD_LABEL) for the
+ * quality SLIs.
  */
 export async function seededPayload(
   seed: number,
   options: SeededPayloadOptions = {},
 ): Promise<() => Record<string, unknown>> {
-  const { PayloadGenerator, Rng } = await import('../pipeline/trainer/data.ts');
-  const gen = new PayloadGenerator(seed);
-  const share = options.fraudShare;
-  if (share === undefined)
-    return () => {
-      const { tx, label } = gen.nextLabeled();
-      return { ...tx, [PAYLOAD_LABEL]: label };
-    };
-  if (!(share >= 0 && share <= 1)) throw new Error(`fraudShare must be within 0..1, got ${share}`);
-  // A separate stream decides each slot's label, so the payload stream itself stays the generator's.
-  const slots = new Rng(seed * 2_654_435 + 7);
+  const next = labeledPayloads(seed, options);
   return () => {
-    const want: 0 | 1 = slots.u() < share ? 1 : 0;
-    for (let i = 0; i < MAX_LABEL_DRAWS; i++) {
-      const { tx, label } = gen.nextLabeled();
-      if (label === want) return { ...tx, [PAYLOAD_LABEL]: label };
-    }
-    throw new Error(
-      `fraudShare: no ${want ? 'fraud' : 'legitimate'} transaction in ${MAX_LABEL_DRAWS} draws`,
-    );
+    const { tx, label } = next();
+    return { ...tx, [PAYLOAD_LABEL]: label };
   };
 }
 
@@ -323,6 +297,8 @@ export class BuiltinLoadDriver implements LoadDriver {
     text: string,
   ): RequestRecord {
     const tDone = this.now();
+    // Field order as before the classification moved to portable.ts (journal lines stay the same).
+    const facts = classifyAnswer(status, (name) => header(headers, name), text);
     const rec: RequestRecord = {
       seq,
       tIntended,
@@ -330,46 +306,14 @@ export class BuiltinLoadDriver implements LoadDriver {
       tDone,
       latencyMs: tDone - tIntended,
       status,
-      outcome: 'ok',
+      outcome: facts.outcome,
     };
-    const upstream = header(headers, 'x-upstream');
-    if (upstream) rec.upstream = upstream;
-    let body: Record<string, unknown> | undefined;
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
-        body = parsed as Record<string, unknown>;
-    } catch {
-      body = undefined;
-    }
-    const version =
-      typeof body?.model_version === 'string' || typeof body?.model_version === 'number'
-        ? String(body.model_version)
-        : header(headers, 'x-model-version');
-    if (version) rec.modelVersion = version;
-    const fb = body?.fallback as { used?: unknown; reason?: unknown } | undefined;
-    // Only an answer can come from the fallback model: a 503 saying "fallback disabled" is an error.
-    if (status < 200 || status > 299) {
-      // no fallback attribution for errors
-    } else if (fb && typeof fb === 'object') {
-      if (fb.used === true) rec.fallback = typeof fb.reason === 'string' && fb.reason ? fb.reason : 'unknown';
-    } else {
-      const h = header(headers, 'x-fallback');
-      if (h && !['false', 'none', '0', 'no'].includes(h.toLowerCase()))
-        rec.fallback = h === 'true' ? 'unknown' : h;
-    }
-    if (status < 200 || status > 299) {
-      rec.outcome = 'error';
-      rec.error = typeof body?.error_code === 'string' ? body.error_code : `http_${status}`;
-    } else if (!body) {
-      // A 2xx without the contract's JSON body is not a usable answer.
-      rec.outcome = 'error';
-      rec.error = 'invalid_body';
-    } else {
-      // The answer's score and decision, for the quality SLIs (only a probability is a score).
-      if (typeof body.score === 'number' && body.score >= 0 && body.score <= 1) rec.score = body.score;
-      if (typeof body.decision === 'string') rec.decision = body.decision;
-    }
+    if (facts.upstream !== undefined) rec.upstream = facts.upstream;
+    if (facts.modelVersion !== undefined) rec.modelVersion = facts.modelVersion;
+    if (facts.fallback !== undefined) rec.fallback = facts.fallback;
+    if (facts.error !== undefined) rec.error = facts.error;
+    if (facts.score !== undefined) rec.score = facts.score;
+    if (facts.decision !== undefined) rec.decision = facts.decision;
     return rec;
   }
 

@@ -1,36 +1,13 @@
-// Synthetic data drift applied to the payloads the load sends (the `drift` fault installs it with
-// driver.setTransform). Drifted values are clamped to the Transaction schema so the traffic stays
-// valid input: the point is to move the distribution, not to send garbage (that is
-// feature-corruption's job).
-import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
-import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
-import { Transaction, TX_TYPES } from '../pipeline/schema.ts';
+// Synthetic data drift applied to the payloads the load sends. The transform itself (DriftSpec,
+// DriftTransform) lives in the dependency-free portable.ts, which exported k6 scripts import too;
+// this module adds what needs the project: the ranges read from the zod schema (the authority the
+// portable copy is tested against), composition, and the per-id bookkeeping the drift fault uses.
+import { Transaction } from '../pipeline/schema.ts';
 import type { PayloadTransform } from './driver.ts';
+import { type DriftSpec, DriftTransform } from './portable.ts';
 
-export type DriftProfile =
-  | { kind: 'step' }
-  /** Intensity grows linearly from 0 at `startMs` to 1 at `startMs + durationMs`. */
-  | { kind: 'ramp'; durationMs: number };
-
-interface DriftBase {
-  /** Epoch ms (same clock as tIntended) at which drift begins; intensity is 0 before. */
-  startMs: number;
-  profile?: DriftProfile;
-}
-
-export type DriftSpec =
-  | (DriftBase & { kind: 'shift'; feature: string; delta: number })
-  | (DriftBase & { kind: 'scale'; feature: string; factor: number })
-  | (DriftBase & {
-      kind: 'category-swap';
-      feature: string;
-      /** Category → replacement, e.g. { PAYMENT: 'TRANSFER' }. */
-      mapping: Record<string, string>;
-      /** Share of matching payloads swapped at full intensity (default 1). */
-      fraction?: number;
-      /** Seeds which payloads get swapped (default 1). */
-      seed?: number;
-    });
+export type { DriftProfile, DriftSpec } from './portable.ts';
+export { DriftTransform } from './portable.ts';
 
 interface NumericRange {
   min: number;
@@ -56,74 +33,6 @@ export function transactionNumericRanges(): Record<string, NumericRange> {
     };
   }
   return out;
-}
-
-const CATEGORICAL: Record<string, readonly string[]> = { type: TX_TYPES };
-
-export class DriftTransform {
-  readonly spec: DriftSpec;
-  private readonly range: NumericRange | undefined;
-  private readonly rng: ReturnType<typeof xoroshiro128plus> | undefined;
-
-  constructor(spec: DriftSpec) {
-    this.spec = spec;
-    if (spec.profile?.kind === 'ramp' && !(spec.profile.durationMs > 0))
-      throw new Error('drift ramp durationMs must be > 0');
-    if (spec.kind === 'category-swap') {
-      const allowed = CATEGORICAL[spec.feature];
-      if (!allowed)
-        throw new Error(
-          `drift category-swap: ${spec.feature} is not a categorical Transaction field (${Object.keys(CATEGORICAL).join(', ')})`,
-        );
-      for (const [from, to] of Object.entries(spec.mapping)) {
-        if (!allowed.includes(from) || !allowed.includes(to))
-          throw new Error(
-            `drift category-swap: ${from} → ${to} is not within ${spec.feature} ∈ {${allowed.join(', ')}}`,
-          );
-      }
-      const fr = spec.fraction ?? 1;
-      if (!(fr >= 0 && fr <= 1)) throw new Error(`drift category-swap fraction must be in [0, 1], got ${fr}`);
-      this.rng = xoroshiro128plus(spec.seed ?? 1);
-    } else {
-      this.range = transactionNumericRanges()[spec.feature];
-      if (!this.range)
-        throw new Error(
-          `drift ${spec.kind}: ${spec.feature} is not a numeric Transaction field (${Object.keys(transactionNumericRanges()).join(', ')})`,
-        );
-      const v = spec.kind === 'shift' ? spec.delta : spec.factor;
-      if (!Number.isFinite(v))
-        throw new Error(`drift ${spec.kind}: ${spec.kind === 'shift' ? 'delta' : 'factor'} must be finite`);
-    }
-  }
-
-  /** 0 before start, 1 at full effect. */
-  intensityAt(tMs: number): number {
-    const { startMs, profile } = this.spec;
-    if (tMs < startMs) return 0;
-    if (!profile || profile.kind === 'step') return 1;
-    return Math.min(1, (tMs - startMs) / profile.durationMs);
-  }
-
-  /** The PayloadTransform to hand to the load driver. Returns a new object; the input is not mutated. */
-  readonly apply: PayloadTransform = (payload, tIntendedMs) => {
-    const s = this.intensityAt(tIntendedMs);
-    const spec = this.spec;
-    if (spec.kind === 'category-swap') {
-      // Draw for every payload (not only matching ones) so the swap pattern depends on seq alone.
-      const u = uniformFloat64(this.rng!);
-      const cur = payload[spec.feature];
-      if (s === 0 || typeof cur !== 'string' || !(cur in spec.mapping)) return payload;
-      if (u >= s * (spec.fraction ?? 1)) return payload;
-      return { ...payload, [spec.feature]: spec.mapping[cur] };
-    }
-    const cur = payload[spec.feature];
-    if (s === 0 || typeof cur !== 'number') return payload;
-    let v = spec.kind === 'shift' ? cur + s * spec.delta : cur * (1 + s * (spec.factor - 1));
-    const r = this.range!;
-    if (r.integer) v = Math.round(v);
-    v = Math.min(r.max, Math.max(r.min, v));
-    return { ...payload, [spec.feature]: v };
-  };
 }
 
 /** Applies several transforms in order (e.g. one drift per feature). */

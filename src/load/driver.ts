@@ -2,6 +2,7 @@
 // (builtin.ts) and an external driver such as k6 implement the same interface.
 import type { Histogram, LatencySummary } from '../stats/hdr.ts';
 import type { FirstChange, TransformSpec } from './drift-transform.ts';
+import type { PayloadTransform } from './portable.ts';
 
 export type Outcome = 'ok' | 'error' | 'dropped' | 'timeout';
 
@@ -62,10 +63,7 @@ export interface LoadResult {
 }
 
 /** Applied to every payload just before it is sent (the drift fault installs one at runtime). */
-export type PayloadTransform = (
-  payload: Record<string, unknown>,
-  tIntendedMs: number,
-) => Record<string, unknown>;
+export type { PayloadTransform } from './portable.ts';
 
 export type RecordListener = (record: RequestRecord) => void;
 

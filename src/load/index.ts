@@ -19,6 +19,10 @@ export type {
   RecordListener,
   RequestRecord,
 } from './driver.ts';
+export type { LoadDriverKind, LoadDriverOptions, RunnerLoadDriver } from './factory.ts';
+export { createLoadDriver } from './factory.ts';
+export { findK6, K6NotFoundError } from './k6/binary.ts';
+export { K6LoadDriver } from './k6/driver.ts';
 export type { LagSummary } from './lag.ts';
 export { LagMeter } from './lag.ts';
 export type { RateProfile, Stage } from './schedule.ts';

@@ -12,10 +12,11 @@ import { Journal, readJournal } from '../journal/journal.ts';
 import { nowMs } from '../load/clock.ts';
 import type { TransformSpec } from '../load/drift-transform.ts';
 import type { RequestRecord } from '../load/driver.ts';
+import { createLoadDriver, type RunnerLoadDriver } from '../load/factory.ts';
 import { LagMeter } from '../load/lag.ts';
 import { seededRandom } from '../load/random.ts';
 import { ArrivalSchedule } from '../load/schedule.ts';
-import { createWorkerDriver, generatorNiceFromEnv } from '../load/worker-driver.ts';
+import { generatorNiceFromEnv } from '../load/worker-driver.ts';
 import { BrowserProbe } from '../observe/browser-probe.ts';
 import { Observers } from '../observe/observers.ts';
 import type { Probe, ProbeResult } from '../observe/probe.ts';
@@ -122,7 +123,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
   const probes: Probe[] = spec.probes.map(
     (p) => new BrowserProbe({ everyMs: p.every, timeoutMs: p.timeout, path: p.path }),
   );
-  let driver: ReturnType<typeof createWorkerDriver> | undefined;
+  let driver: RunnerLoadDriver | undefined;
   const timers: NodeJS.Timeout[] = [];
   const abortCtl = new AbortController();
   const onExternalAbort = () =>
@@ -177,8 +178,9 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       log: (msg) => progress.event(msg),
     };
 
-    // The generator runs in its own worker thread (worker-driver.ts), off this busy event loop.
-    driver = createWorkerDriver({
+    // builtin: the generator in its own worker thread (worker-driver.ts), off this busy event loop;
+    // k6: the user's k6 on the exported script (src/load/k6/), records read from its JSON output.
+    driver = createLoadDriver(spec.load.driver, {
       url: endpoints.gateway,
       rate: spec.load.stages ? undefined : spec.load.rate,
       stages: spec.load.stages?.map((s) => ({ rate: s.rate, duration: s.duration })),
@@ -189,6 +191,7 @@ export async function runScenario(scenario: Scenario, opts: ScenarioRunOptions):
       // Plain options: the worker thread builds the seeded payload generator itself.
       payloadOptions: spec.load.fraudShare === undefined ? {} : { fraudShare: spec.load.fraudShare },
       threadNice: generatorNiceFromEnv(),
+      k6: { scenario, scenarioFile: opts.file, workDir: opts.dir, events: (t, d) => journal.append(t, d) },
     });
     const lag = new LagMeter(nowMs);
     driver.onRecord((r) => {

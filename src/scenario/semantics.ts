@@ -69,11 +69,12 @@ export function scenarioSemantics(raw: unknown): Issue[] {
     if (load.script !== undefined && load.driver !== 'k6') {
       err(['spec', 'load', 'script'], 'script only applies to driver k6 (set driver: k6)');
     }
-    // k6 builds its own payloads: it has no labels to raise the fraud share of.
-    if (load.fraudShare !== undefined && load.driver === 'k6') {
+    // A team's own k6 script builds its own payloads: there are no labels to raise the fraud share of
+    // (the script Faultline generates for driver k6 sends the built-in generator's payloads).
+    if (load.fraudShare !== undefined && load.driver === 'k6' && load.script !== undefined) {
       err(
         ['spec', 'load', 'fraudShare'],
-        'fraudShare only applies to the builtin driver (k6 sends its own payloads)',
+        "fraudShare only applies to Faultline's payloads (driver builtin, or k6 without script); this k6 script sends its own",
       );
     }
   }
@@ -339,15 +340,28 @@ export function scenarioSemantics(raw: unknown): Issue[] {
     }
   }
   const hasDrift = faults.some((f) => f.type === 'drift');
+  // Drift changes payloads mid-run through the generator (setTransformSpec); a k6 process cannot be
+  // handed a transform while it runs. (`faultline export k6` scripts apply drift at planned times.)
+  if (load?.driver === 'k6') {
+    for (const f of faults.filter((f) => f.type === 'drift'))
+      err(
+        f.path,
+        'drift needs driver: builtin (it changes payloads mid-run through the generator, which a k6 process cannot take); `faultline export k6` writes a script that applies it at its planned times',
+      );
+  }
   const hasProbe = arr(spec.probes).some((p) => obj(p)?.type === 'browser');
   const sliForMttr = runbook !== undefined || steady !== undefined;
 
-  // Labels come from the builtin driver's seeded generator; k6 sends payloads whose truth is unknown.
-  const noLabels = load?.driver === 'k6';
+  // Labels come from Faultline's seeded generator (builtin, or the script it generates for k6); a
+  // team's own k6 script sends payloads whose truth is unknown.
+  const noLabels = load?.driver === 'k6' && load.script !== undefined;
   const checkRules = (c: Check, path: PathKey[]) => {
     const info: MetricInfo = METRICS[c.metric];
     if (c.metric.startsWith('quality.') && noLabels)
-      err(path, `${c.metric} needs the true labels of the builtin driver's payloads (driver: builtin)`);
+      err(
+        path,
+        `${c.metric} needs the true labels of Faultline's payloads (driver builtin, or k6 without script)`,
+      );
     if ('runbook' in c.value && runbook === undefined)
       err(path, `"${c.metric} ${c.op} runbook" needs metadata.runbook`);
     if ((c.metric === 'mttd' || c.metric === 'mitigation.observed') && runbook === undefined) {
