@@ -56,7 +56,7 @@ describe('deploy/kubernetes', () => {
       const c = named('Deployment', s).spec.template.spec.containers[0];
       expect(c.readinessProbe.httpGet.path, s).toBe('/readyz');
       expect(c.livenessProbe.httpGet.path, s).toBe('/healthz');
-      expect(c.command.at(-1), s).toBe(`src/pipeline/${s}/main.ts`);
+      expect(c.command.at(-1), s).toBe(`/app/src/pipeline/${s}/main.ts`);
       named('Service', s);
     }
     for (const w of workloads())
@@ -67,7 +67,7 @@ describe('deploy/kubernetes', () => {
       }
     expect(named('Deployment', 'model-server').spec.replicas).toBe(2);
     expect(named('Job', 'trainer-bootstrap').spec.template.spec.containers[0].command.at(-1)).toBe(
-      'src/pipeline/trainer/main.ts',
+      '/app/src/pipeline/trainer/main.ts',
     );
   });
 
