@@ -12,8 +12,12 @@ KUBECTL=$KBIN/kubectl
 
 # State: PKI, configs, pids, logs, etcd data, containerd's store, kubelet's root.
 STATE=${KUBE_STATE_ARG:-${FAULTLINE_KUBE_STATE:-$CACHE/kube-cluster}}
-STATE=$(mkdir -p "$STATE" && cd "$STATE" && pwd)
+STATE=$(mkdir -p "$STATE" && realpath "$STATE")
 KUBECONFIG_OUT=$STATE/admin.kubeconfig
+# "The" local cluster's kubeconfig is named here, for the default state dir only (another state dir
+# is another cluster: its users are told its kubeconfig)
+POINTER=$CACHE/kube-cluster.kubeconfig-path
+[ "$STATE" = "$(realpath -m "$CACHE/kube-cluster")" ] || POINTER=
 
 # Addresses. The node IP sits on a port-less bridge: kubelet needs a non-loopback address, and a
 # bridge without ports reaches nothing. Pods get 10.244.0.0/24 on their own bridge; services 10.96/16.
