@@ -20,7 +20,7 @@ if (skip && !required()) console.warn(`test/kubernetes/cluster.test.ts skipped: 
 
 const RUN = `t${randomBytes(4).toString('hex')}`;
 const NS = `faultline-test-${RUN}`;
-const READY_TIMEOUT_MS = Number(process.env.FAULTLINE_KUBE_READY_TIMEOUT_MS ?? 240_000);
+const READY_TIMEOUT_MS = Number(process.env.FAULTLINE_KUBE_READY_TIMEOUT_MS ?? 300_000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(skip !== undefined && !required())('the reference pipeline on Kubernetes', () => {
