@@ -69,7 +69,7 @@ pid_of() { # name -> pid if that very process is still alive
   local f=$STATE/pids/$1.pid pid st
   [ -f "$f" ] || return 1
   read -r pid st <"$f" || return 1
-  [ -n "$pid" ] && [ "$(starttime "$pid")" = "$st" ] && echo "$pid"
+  [ -n "$pid" ] && [ -n "$st" ] && [ "$(starttime "$pid")" = "$st" ] && echo "$pid"
 }
 record_pid() { mkdir -p "$STATE/pids" && echo "$2 $(starttime "$2")" >"$STATE/pids/$1.pid"; }
 stop_pid() { # name [timeout_s]: SIGTERM, wait, then SIGKILL; by recorded pid only
