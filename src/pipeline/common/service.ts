@@ -92,11 +92,13 @@ export function createService(opts: ServiceOptions): Service {
   if (opts.processMetrics !== false) {
     // The event-loop delay monitor samples on a timer: at the default 10 ms it woke every idle
     // service 100 times a second, most of the idle pipeline's CPU on this VM (BENCHMARKS.md).
-    client.collectDefaultMetrics({
-      register: metrics,
-      prefix: `${opts.name.replace(/-/g, '_')}_`,
-      eventLoopMonitoringPrecision: 100,
-    });
+    const prefix = `${opts.name.replace(/-/g, '_')}_`;
+    client.collectDefaultMetrics({ register: metrics, prefix, eventLoopMonitoringPrecision: 100 });
+    // prom-client's nodejs_active_{handles,requests,resources}_total are gauges named like counters,
+    // which `promtool check metrics` rejects. Each is the sum over `type` of the gauge of the same
+    // name without _total (sum(<prefix>nodejs_active_handles)), so dropping them loses nothing.
+    for (const kind of ['handles', 'requests', 'resources'])
+      metrics.removeSingleMetric(`${prefix}nodejs_active_${kind}_total`);
   }
   const requests = new client.Counter({
     name: 'http_requests_total',
