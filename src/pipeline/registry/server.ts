@@ -1,9 +1,9 @@
 // Model registry: the MLflow REST subset the pipeline needs (registered models, versions, aliases),
 // an MLflow-artifacts-style file store, and an alias-history journal for the chaos harness.
-import { timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import client from 'prom-client';
+import { adminGuard } from '../common/auth.ts';
 import { badRequest, createService, HttpError, type Request } from '../common/service.ts';
 import type { ModelVersion, RegisteredModel, Tag } from './client.ts';
 import { type ModelVersionRow, type RegisteredModelRow, RegistryDb } from './db.ts';
@@ -46,7 +46,6 @@ export async function start(config: RegistryConfig): Promise<RegistryHandle> {
   const db = new RegistryDb(config.db);
   const root = path.resolve(config.artifactRoot);
   fs.mkdirSync(root, { recursive: true });
-  const token = config.adminToken ? Buffer.from(config.adminToken) : undefined;
 
   const svc = createService({
     name: 'registry',
@@ -75,20 +74,7 @@ export async function start(config: RegistryConfig): Promise<RegistryHandle> {
     registers: [svc.metrics],
   });
 
-  function requireAdmin(req: Request) {
-    if (!token) return;
-    const header = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(.+)$/i.exec(header);
-    const given = m ? Buffer.from(m[1].trim()) : undefined;
-    if (!given || given.length !== token.length || !timingSafeEqual(given, token)) {
-      throw new HttpError(
-        401,
-        'UNAUTHENTICATED',
-        'Authorization: registry writes need "Authorization: Bearer <ADMIN_TOKEN>"',
-        'authorization',
-      );
-    }
-  }
+  const requireAdmin = adminGuard(config.adminToken);
 
   function registeredModelJson(rm: RegisteredModelRow): RegisteredModel {
     const latest = db.latestVersion(rm.name);
@@ -414,7 +400,10 @@ export async function start(config: RegistryConfig): Promise<RegistryHandle> {
     const host = config.host ?? '127.0.0.1';
     const urlHost =
       host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-    svc.log.info({ db: config.db, artifactRoot: root, auth: token ? 'bearer' : 'open' }, 'registry ready');
+    svc.log.info(
+      { db: config.db, artifactRoot: root, auth: config.adminToken ? 'bearer' : 'open' },
+      'registry ready',
+    );
     return { url: `http://${urlHost}:${port}`, port, close: () => svc.close() };
   } catch (e) {
     db.close();
