@@ -287,6 +287,7 @@ export async function start(config: GatewayConfig): Promise<Gateway> {
           400,
           'MALFORMED_REQUEST',
           `request body: expected a JSON object (a transaction), found ${parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed}`,
+          '(body)',
         );
       }
       // Forward the client's bytes untouched: no re-serialization on the hot path.

@@ -434,6 +434,7 @@ async function bodyParams(req: Request): Promise<Params> {
       413,
       'PAYLOAD_TOO_LARGE',
       `request body: ${buf.length} bytes exceeds the limit of ${MAX_JSON_BYTES} bytes`,
+      '(body)',
     );
   }
   const body = await req.json();
