@@ -371,8 +371,8 @@ function registeredRoutes(): string[] {
       const pattern = m[2]
         .trim()
         .replace(/^[`']|[`']$/g, '')
-        .replace('${API}', API)
-        .replace('${ARTIFACTS}', ARTIFACTS)
+        .replace(`\${API}`, API)
+        .replace(`\${ARTIFACTS}`, ARTIFACTS)
         .replace(/^ARTIFACTS$/, ARTIFACTS);
       out.push(`${service} ${m[1]} ${pattern}`);
     }
@@ -623,7 +623,7 @@ function wrongFor(kind: Kind): fc.Arbitrary<unknown> {
     fc.array(fc.jsonValue(), { maxLength: 3 }),
     fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }),
   );
-  return any.filter((v) => {
+  return any.filter((v): boolean => {
     switch (kind) {
       case 'string':
         return typeof v !== 'string';
@@ -639,6 +639,8 @@ function wrongFor(kind: Kind): fc.Arbitrary<unknown> {
         return typeof v !== 'object' || v === null || Array.isArray(v);
       case 'boolean':
         return typeof v !== 'boolean';
+      default:
+        return true;
     }
   });
 }

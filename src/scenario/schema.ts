@@ -312,7 +312,14 @@ export const Probe = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('browser'),
     every: Duration.prefault(DEFAULTS.probeEvery),
-    path: z.string().startsWith('/').default('/'),
+    // A path on the gateway: `//host/x` or `/\host` would make the browser leave it for another host.
+    path: z
+      .string()
+      .regex(
+        /^\/(?![/\\])[^\\\s]*$/,
+        'expected a path on the gateway such as /, without "//", "\\" or spaces',
+      )
+      .default('/'),
     timeout: Duration.prefault(DEFAULTS.probeTimeout),
   }),
 ]);

@@ -403,7 +403,12 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
         req.removeAllListeners('data');
         req.resume();
         reject(
-          new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body: exceeds the limit of ${limit} bytes`, '(body)'),
+          new HttpError(
+            413,
+            'PAYLOAD_TOO_LARGE',
+            `request body: exceeds the limit of ${limit} bytes`,
+            '(body)',
+          ),
         );
         return;
       }
