@@ -253,12 +253,21 @@ function checkResult(r: Result<unknown>, files: string[], doc: string) {
   }
 }
 
+/**
+ * Loads within HANG_MS. A slow load is retried once before it counts: a pathological document is
+ * slow every time, a busy machine (2 shared cores) only now and then.
+ */
 async function within<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  const out = await fn();
-  const ms = performance.now() - t0;
-  expect(ms, `${what} took ${ms.toFixed(0)} ms`).toBeLessThan(HANG_MS);
-  return out;
+  let ms = 0;
+  let out: T | undefined;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const t0 = performance.now();
+    out = await fn();
+    ms = performance.now() - t0;
+    if (ms < HANG_MS) return out;
+  }
+  expect(ms, `${what} took ${ms.toFixed(0)} ms twice`).toBeLessThan(HANG_MS);
+  return out as T;
 }
 
 async function loadScenarioText(text: string) {
@@ -355,15 +364,23 @@ describe('loader fuzzing', () => {
 // document made yaml's toJS throw out of the loaders instead of giving a located error.
 const aliasBeforeAnchor = (t: string) =>
   t.replace(/^apiVersion: (.*)$/m, 'apiVersion: *x').replace(/^kind: (.*)$/m, 'kind: &x $1');
+// Found at FAULTLINE_FUZZ_RUNS=12000 (seeds -900760352, 961500448, -1759972776): a 100 000-character
+// string where a metric, check or file name belongs took 2-5 s, the "did you mean" edit distance
+// being quadratic in it (now skipped for candidates whose length alone rules them out).
+const LONG = 'a'.repeat(100_000);
 const REGRESSIONS = {
   scenario: (t: string) => [
+    t.replace(/^(\s+- )(availability|latency|error_rate|fallback).*$/gm, `$1${LONG}`),
+    t.replace(/^(\s+)type: [\w-]+$/m, `$1type: ${LONG}`),
     aliasBeforeAnchor(t),
     `${t}\nextra: *nowhere\n`,
     billionLaughs(t),
     `${t}\nx: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`,
   ],
-  suite: (t: string) => [aliasBeforeAnchor(t), billionLaughs(t)],
+  suite: (t: string) => [aliasBeforeAnchor(t), billionLaughs(t), t.replace('- drift.yaml', `- ${LONG}`)],
   runbookFrontMatter: (y: string) => [
+    y.replace(/^(\s+- )(availability|latency|error_rate|quality).*$/gm, `$1${LONG}`),
+    y.replace(/^(\s+signal: ).*$/m, `$1${LONG}`),
     y.replace(/^id: (.*)$/m, 'id: *x').replace(/^title: (.*)$/m, 'title: &x $1'),
     billionLaughs(y),
   ],

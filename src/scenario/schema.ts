@@ -84,10 +84,16 @@ export const Fraction = z
   })
   .meta({ description: 'fraction: a number between 0 and 1, or a percent like 30%' });
 
+// Names become directory and file names (reports/<stamp>-<name>/, runbooks/<id>.md): bounded well
+// below the 255-byte file-name limit.
+const NAME_MAX = 100;
 const name = (what: string) =>
-  z.string().regex(KEBAB, {
-    error: (iss) => `expected a kebab-case ${what} like pod-kill-basic, found ${JSON.stringify(iss.input)}`,
-  });
+  z
+    .string()
+    .max(NAME_MAX, `a ${what} is at most ${NAME_MAX} characters`)
+    .regex(KEBAB, {
+      error: (iss) => `expected a kebab-case ${what} like pod-kill-basic, found ${JSON.stringify(iss.input)}`,
+    });
 
 function checkString(context: CheckOptions['context'], example: string) {
   return z
