@@ -794,6 +794,9 @@ describe('bad input: every JSON endpoint fuzzed', () => {
 
   it('left every service up and every piece of state as it was', async () => {
     expect(sent).toBeGreaterThan(ENDPOINTS.length * RUNS * 2);
+    console.info(
+      `HTTP fuzz: ${sent} bad requests to ${ENDPOINTS.length} JSON endpoints (FAULTLINE_FUZZ_HTTP_RUNS=${RUNS})`,
+    );
     for (const s of SERVICES) expect((await call(s, 'GET', '/readyz', { auth: null })).status, s).toBe(200);
     expect(pl.events.filter((e) => e.type === 'replica-gone')).toEqual([]);
     expect(await snapshot()).toEqual(before);
