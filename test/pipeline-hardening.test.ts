@@ -1,8 +1,9 @@
 // Hardening of the running pipeline (issue 14), on one local pipeline: every service's /metrics under
 // `promtool check metrics`; the admin token on every write route and on none of the reads (a table
 // over every route the services register, checked against their sources); and every JSON endpoint
-// fuzzed with malformed, wrongly typed, deeply nested, oversized and wrongly labelled bodies — each
-// answered with a 4xx JSON error naming the field, no service down, no state changed.
+// fuzzed with malformed, wrongly typed, deeply nested, oversized and wrongly labelled bodies (and the
+// reads with odd query strings) — each answered with a 4xx JSON error naming the field, no service
+// down, no state changed.
 // Runs per endpoint and kind: FAULTLINE_FUZZ_HTTP_RUNS (default 15; CI sets more, see BENCHMARKS.md).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -792,10 +793,68 @@ describe('bad input: every JSON endpoint fuzzed', () => {
     120_000,
   );
 
+  // Query strings of the reads: odd values for the parameters each endpoint knows, plus unknown ones.
+  const QUERY_ENDPOINTS: [ServiceKey, string, string[]][] = [
+    ['registry', `${API}/registered-models/get`, ['name']],
+    ['registry', `${API}/model-versions/get`, ['name', 'version']],
+    ['registry', `${API}/model-versions/get-download-uri`, ['name', 'version']],
+    ['registry', `${API}/registered-models/alias`, ['name', 'alias']],
+    ['registry', `${API}/registered-models/search`, ['filter', 'max_results', 'order_by', 'page_token']],
+    ['registry', `${API}/model-versions/search`, ['filter', 'max_results', 'order_by', 'page_token']],
+    ['registry', `${API}/registered-models/get-latest-versions`, ['name', 'stages']],
+    ['registry', '/api/2.0/faultline/alias-history', ['name', 'alias', 'after', 'limit']],
+    ['registry', ARTIFACTS, ['path']],
+    ['feature-server', '/v1/admin/rows', ['user_id', 'limit', 'after']],
+    // Not `wait`: a long poll may legitimately hold the request for up to its cap (MAX_WAIT_MS).
+    ['controller', '/v1/events', ['since']],
+  ];
+  it.each(QUERY_ENDPOINTS.map((q) => [`${q[0]} GET ${q[1]}`, q] as const))(
+    '%s: odd query strings get an answer, never a 5xx',
+    async (name, [service, p, keys]) => {
+      const value = fc.oneof(
+        fc.string({ maxLength: 30 }),
+        fc.constantFrom(
+          '-1',
+          '0',
+          '1e999',
+          '99999999999999999999',
+          'NaN',
+          '..',
+          '../../etc/passwd',
+          "name = 'x' OR",
+          'tags.`x',
+          '%',
+          '\u0000',
+          'a'.repeat(5000),
+        ),
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(fc.oneof(fc.constantFrom(...keys), fc.string({ maxLength: 8 })), value), {
+            maxLength: 4,
+          }),
+          async (pairs) => {
+            sent++;
+            const q = new URLSearchParams(
+              pairs
+                .filter(([k]) => k !== 'wait')
+                .map(([k, v]): [string, string] => [k, v.replace(/^\\u0000$/, '\u0000')]),
+            );
+            const r = await call(service, 'GET', `${p}?${q}`, { auth: `Bearer ${ep.adminToken}` });
+            expect(r.status, `${name}?${q}: ${r.text.slice(0, 300)}`).toBeLessThan(500);
+            if (r.status === 400) expectFieldError(r, `${name}?${q}`);
+          },
+        ),
+        { numRuns: RUNS },
+      );
+    },
+    120_000,
+  );
+
   it('left every service up and every piece of state as it was', async () => {
     expect(sent).toBeGreaterThan(ENDPOINTS.length * RUNS * 2);
     console.info(
-      `HTTP fuzz: ${sent} bad requests to ${ENDPOINTS.length} JSON endpoints (FAULTLINE_FUZZ_HTTP_RUNS=${RUNS})`,
+      `HTTP fuzz: ${sent} bad requests to ${ENDPOINTS.length} JSON endpoints and ${QUERY_ENDPOINTS.length} query endpoints (FAULTLINE_FUZZ_HTTP_RUNS=${RUNS})`,
     );
     for (const s of SERVICES) expect((await call(s, 'GET', '/readyz', { auth: null })).status, s).toBe(200);
     expect(pl.events.filter((e) => e.type === 'replica-gone')).toEqual([]);

@@ -275,7 +275,9 @@ export async function start(config: FeatureServerConfig): Promise<FeatureServer>
 }
 
 function checkQuery(req: Request, allowed: string[]) {
-  for (const k of req.query.keys()) if (!allowed.includes(k)) throw badRequest(k, 'unknown query parameter');
+  for (const k of req.query.keys())
+    if (!allowed.includes(k))
+      throw badRequest(k === '' ? '(query)' : k, `unknown query parameter${k === '' ? ' (empty name)' : ''}`);
 }
 
 function userIds(req: Request, required: boolean): string[] {
