@@ -483,7 +483,7 @@ describe('gateway canary split', () => {
         body: JSON.stringify(body),
       });
     expect((await put({ weight: 50 })).status).toBe(401);
-    expect((await put({ weight: 50 }, 'Bearer wrong')).status).toBe(403);
+    expect((await put({ weight: 50 }, 'Bearer wrong')).status).toBe(401);
     const bad = await put({ weight: 150 }, 'Bearer sekret');
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as Json).field).toBe('weight');

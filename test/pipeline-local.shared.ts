@@ -168,7 +168,10 @@ export async function toxiproxy(
 ): Promise<{ status: number; body: any }> {
   const res = await fetch(ep.toxiproxy + p.replace(/[^/]+/g, (s) => encodeURIComponent(s)), {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${ep.adminToken}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(5000),
   });

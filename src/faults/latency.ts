@@ -35,8 +35,9 @@ export const latency: Fault<'latency', LatencySpec> = {
     if (targets.length === 0) {
       throw new Error(`latency: unknown link "${spec.link}" (this pipeline has: ${links.join(', ')})`);
     }
-    if (targets.length === 1) return prepareLink(spec, targets[0], ctx.endpoints.toxiproxy);
-    const parts = targets.map((l) => prepareLink(spec, l, ctx.endpoints.toxiproxy));
+    if (targets.length === 1)
+      return prepareLink(spec, targets[0], ctx.endpoints.toxiproxy, ctx.endpoints.adminToken);
+    const parts = targets.map((l) => prepareLink(spec, l, ctx.endpoints.toxiproxy, ctx.endpoints.adminToken));
     return {
       undo: { kind: 'many', undos: parts.map((p) => p.undo) },
       plan: { links: targets, ...parts[0].plan },
@@ -50,7 +51,8 @@ export const latency: Fault<'latency', LatencySpec> = {
   },
 };
 
-function prepareLink(spec: LatencySpec, link: string, toxiproxy: string): Prepared {
+// The local fault proxy wants the admin token for writes; a real Toxiproxy ignores it.
+function prepareLink(spec: LatencySpec, link: string, toxiproxy: string, token: string): Prepared {
   {
     spec = { ...spec, link };
     const kind = spec.toxic ?? 'latency';
@@ -61,7 +63,12 @@ function prepareLink(spec: LatencySpec, link: string, toxiproxy: string): Prepar
         inject: async () => {
           // Link down: connections may be cut before the API call returns.
           const t0 = nowMs();
-          await http('POST', `${toxiproxy}/proxies/${encodeURIComponent(spec.link)}`, { enabled: false });
+          await http(
+            'POST',
+            `${toxiproxy}/proxies/${encodeURIComponent(spec.link)}`,
+            { enabled: false },
+            token,
+          );
           return { t0 };
         },
       };
@@ -86,7 +93,7 @@ function prepareLink(spec: LatencySpec, link: string, toxiproxy: string): Prepar
       inject: async () => {
         // Toxic added: the proxy applies it to traffic as soon as it is stored, before the API answers.
         const t0 = nowMs();
-        await http('POST', `${toxiproxy}/proxies/${encodeURIComponent(spec.link)}/toxics`, toxic);
+        await http('POST', `${toxiproxy}/proxies/${encodeURIComponent(spec.link)}/toxics`, toxic, token);
         return { t0 };
       },
     };

@@ -42,14 +42,23 @@ export async function applyUndo(undo: UndoRecord, target: UndoTarget): Promise<s
     case 'toxic': {
       const res = await fetch(
         `${toxiproxy}/proxies/${encodeURIComponent(undo.link)}/toxics/${encodeURIComponent(undo.toxic)}`,
-        { method: 'DELETE', signal: AbortSignal.timeout(5000) },
+        {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${adminToken}` },
+          signal: AbortSignal.timeout(5000),
+        },
       );
       if (!res.ok && res.status !== 404)
         throw new Error(`removing toxic ${undo.toxic} from ${undo.link}: HTTP ${res.status}`);
       return `removed toxic ${undo.toxic} from ${undo.link}`;
     }
     case 'link-enabled':
-      await http('POST', `${toxiproxy}/proxies/${encodeURIComponent(undo.link)}`, { enabled: true });
+      await http(
+        'POST',
+        `${toxiproxy}/proxies/${encodeURIComponent(undo.link)}`,
+        { enabled: true },
+        adminToken,
+      );
       return `re-enabled link ${undo.link}`;
     case 'service-stopped':
       return (await target.startService(undo.service as ServiceName)) || `started ${undo.service} again`;

@@ -31,7 +31,13 @@ export class BrowserProbe implements Probe {
       throw new Error(`browser probe: could not start Chromium: ${(e as Error).message.split('\n')[0]}`);
     }
     const page = await this.browser.newPage();
-    const url = new URL(this.opts.path, ctx.endpoints.gateway).toString();
+    const target = new URL(this.opts.path, ctx.endpoints.gateway);
+    // The scenario schema already refuses such paths; this keeps the browser on the gateway regardless.
+    if (target.origin !== new URL(ctx.endpoints.gateway).origin)
+      throw new Error(
+        `browser probe: path ${JSON.stringify(this.opts.path)} leaves the gateway (${target.origin})`,
+      );
+    const url = target.toString();
     const once = async () => {
       const t = ctx.clock();
       const started = performance.now();

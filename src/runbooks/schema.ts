@@ -155,9 +155,12 @@ function sloProblem(c: Check): { message: string; offset: number } | undefined {
 }
 
 export const RunbookFrontMatter = z.strictObject({
-  id: z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, {
-    error: (iss) => `expected a kebab-case id like model-server-crash, found ${JSON.stringify(iss.input)}`,
-  }),
+  id: z
+    .string()
+    .max(100, 'a runbook id is at most 100 characters (it names the file)')
+    .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, {
+      error: (iss) => `expected a kebab-case id like model-server-crash, found ${JSON.stringify(iss.input)}`,
+    }),
   title: z.string().min(1),
   severity: z.enum(SEVERITIES),
   owner: z.string().min(1).optional(),

@@ -1,6 +1,17 @@
 // Maps YAML syntax errors, zod issues and semantic rule violations to `file:line:column field.path:
 // message`, using the YAML node positions of the deepest path element that exists in the file.
-import { type Document, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, Scalar } from 'yaml';
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  Scalar,
+  visit,
+} from 'yaml';
 import type { z } from 'zod';
 import { didYouMean } from './suggest.ts';
 import { describeFound } from './units.ts';
@@ -57,6 +68,9 @@ export function getPath(raw: unknown, path: readonly PathKey[]): unknown {
   }
   return v;
 }
+
+/** yaml's own default: beyond this many alias uses, expansion is refused. */
+const MAX_ALIAS_COUNT = 100;
 
 /**
  * A parsed YAML document with positions. `lineOffset` is the number of file lines before the YAML
@@ -115,6 +129,35 @@ export class PositionedDoc {
     }
     const { line, column } = this.at(offset);
     return { file: this.file, line, column, path: formatPath(issue.path), message: issue.message };
+  }
+
+  /**
+   * The document as plain data, or the error that stops it: an alias to an anchor defined later or
+   * nowhere, or aliases expanding past `maxAliasCount` (billion laughs) make yaml's toJS throw.
+   * The error points at the first alias, the construct that caused it.
+   */
+  toJS(): { ok: true; value: unknown } | { ok: false; error: ValidationError } {
+    try {
+      return { ok: true, value: this.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) };
+    } catch (e) {
+      const message = (e as Error).message ?? String(e);
+      const known = new Set<string>();
+      let offset = 0;
+      let unresolved: number | undefined;
+      let first: number | undefined;
+      visit(this.doc, (_key, node) => {
+        if (isAlias(node)) {
+          first ??= node.range?.[0];
+          if (unresolved === undefined && !known.has(node.source)) unresolved = node.range?.[0];
+        } else if ((node as { anchor?: string }).anchor) known.add((node as { anchor: string }).anchor);
+      });
+      offset = (/unresolved alias/i.test(message) ? unresolved : first) ?? first ?? 0;
+      const { line, column } = this.at(offset);
+      const why = /excessive alias count/i.test(message)
+        ? `aliases expand to too many nodes (more than ${MAX_ALIAS_COUNT} alias uses): refusing a possible "billion laughs" document`
+        : message.replace(/\.$/, '');
+      return { ok: false, error: { file: this.file, line, column, path: '', message: `YAML: ${why}` } };
+    }
   }
 
   yamlErrors(): ValidationError[] {
@@ -378,7 +421,9 @@ export function validateDoc<S extends z.ZodType>(
   semantic?: (raw: unknown) => Issue[],
 ): { value?: z.output<S>; raw: unknown; errors: ValidationError[] } {
   if (pd.doc.errors.length) return { raw: undefined, errors: pd.yamlErrors() };
-  const raw = pd.doc.toJS({ maxAliasCount: 100 }) as unknown;
+  const js = pd.toJS();
+  if (!js.ok) return { raw: undefined, errors: [js.error] };
+  const raw = js.value;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return {
       raw,

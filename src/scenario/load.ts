@@ -1,8 +1,8 @@
 // Loads scenario and suite files with precise errors: every problem in the file, each as
 // `file:line:column field.path: message`, including a missing runbook or scenario file.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { loadRunbook } from '../runbooks/load.ts';
 import type { Runbook } from '../runbooks/schema.ts';
 import type { MetricInfo } from './checks.ts';
@@ -66,6 +66,31 @@ async function parseFile(file: string): Promise<PositionedDoc | ValidationError>
   } catch (e) {
     return fileError(file, `cannot read file: ${(e as Error).message}`);
   }
+}
+
+/**
+ * A file a scenario or suite names (a suite's scenarios, a k6 script) must stay inside the folder of
+ * the file naming it: no absolute path, no `..` out of it, no symlink leading out. A scenario is
+ * input a team shares; it must not make the runner read arbitrary files. Returns the problem, if any.
+ */
+export function escapesDir(baseDir: string, ref: string): string | undefined {
+  if (ref.includes('\0')) return 'must not contain NUL';
+  if (isAbsolute(ref))
+    return `must be relative to ${baseDir}, found the absolute path ${JSON.stringify(ref)}`;
+  const inside = (root: string, target: string) => {
+    const rel = relative(root, target);
+    return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+  };
+  const target = resolve(baseDir, ref);
+  if (!inside(baseDir, target))
+    return `must stay inside ${baseDir} (no ".." out of it), found ${JSON.stringify(ref)}`;
+  try {
+    if (existsSync(target) && !inside(realpathSync(baseDir), realpathSync(target)))
+      return `${JSON.stringify(ref)} is a symlink leading out of ${baseDir}`;
+  } catch {
+    // Unreadable: the existence checks that follow report it.
+  }
+  return undefined;
 }
 
 /** `runbooks/` beside the scenario, or beside the folder holding it (`scenarios/../runbooks`). */
@@ -132,7 +157,9 @@ async function scenarioFromDoc(
     });
   }
   const script = getPath(raw, ['spec', 'load', 'script']);
-  if (typeof script === 'string' && !existsSync(resolve(dirname(file), script))) {
+  const scriptEscapes = typeof script === 'string' ? escapesDir(dirname(resolve(file)), script) : undefined;
+  if (scriptEscapes) issues.push({ path: ['spec', 'load', 'script'], message: `k6 script ${scriptEscapes}` });
+  else if (typeof script === 'string' && !existsSync(resolve(dirname(file), script))) {
     issues.push({
       path: ['spec', 'load', 'script'],
       message: `k6 script not found: ${resolve(dirname(file), script)}`,
@@ -161,6 +188,11 @@ async function suiteFromDoc(
     for (const [i, rel] of list.entries()) {
       if (typeof rel !== 'string') continue;
       const path = ['spec', 'scenarios', i];
+      const escapes = escapesDir(dir, rel);
+      if (escapes) {
+        errors.push(pd.toError({ path, message: `scenario file ${escapes}` }));
+        continue;
+      }
       const target = resolve(dir, rel);
       if (!existsSync(target) || !statSync(target).isFile()) {
         const siblings = (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n));
@@ -177,7 +209,8 @@ async function suiteFromDoc(
         errors.push(sub);
         continue;
       }
-      const kind = sub.doc.errors.length ? undefined : getPath(sub.doc.toJS(), ['kind']);
+      const subJs = sub.doc.errors.length ? undefined : sub.toJS();
+      const kind = subJs?.ok ? getPath(subJs.value, ['kind']) : undefined;
       if (kind === 'Suite') {
         errors.push(pd.toError({ path, message: `${rel} is a Suite; suites cannot contain suites` }));
         continue;
@@ -208,7 +241,9 @@ async function loadAny(
   const pd = await parseFile(file);
   if (!('doc' in pd)) return { ok: false, errors: [pd] };
   if (pd.doc.errors.length) return { ok: false, errors: pd.yamlErrors() };
-  const kind = getPath(pd.doc.toJS(), ['kind']);
+  const js = pd.toJS();
+  if (!js.ok) return { ok: false, errors: [js.error] };
+  const kind = getPath(js.value, ['kind']);
   if (want && typeof kind === 'string' && kind !== want && (kind === 'Scenario' || kind === 'Suite')) {
     return {
       ok: false,

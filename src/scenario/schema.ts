@@ -84,10 +84,16 @@ export const Fraction = z
   })
   .meta({ description: 'fraction: a number between 0 and 1, or a percent like 30%' });
 
+// Names become directory and file names (reports/<stamp>-<name>/, runbooks/<id>.md): bounded well
+// below the 255-byte file-name limit.
+const NAME_MAX = 100;
 const name = (what: string) =>
-  z.string().regex(KEBAB, {
-    error: (iss) => `expected a kebab-case ${what} like pod-kill-basic, found ${JSON.stringify(iss.input)}`,
-  });
+  z
+    .string()
+    .max(NAME_MAX, `a ${what} is at most ${NAME_MAX} characters`)
+    .regex(KEBAB, {
+      error: (iss) => `expected a kebab-case ${what} like pod-kill-basic, found ${JSON.stringify(iss.input)}`,
+    });
 
 function checkString(context: CheckOptions['context'], example: string) {
   return z
@@ -312,7 +318,14 @@ export const Probe = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('browser'),
     every: Duration.prefault(DEFAULTS.probeEvery),
-    path: z.string().startsWith('/').default('/'),
+    // A path on the gateway: `//host/x` or `/\host` would make the browser leave it for another host.
+    path: z
+      .string()
+      .regex(
+        /^\/(?![/\\])[^\\\s]*$/,
+        'expected a path on the gateway such as /, without "//", "\\" or spaces',
+      )
+      .default('/'),
     timeout: Duration.prefault(DEFAULTS.probeTimeout),
   }),
 ]);

@@ -25,16 +25,19 @@ export function editDistance(a: string, b: string): number {
 /** The closest candidate, if it is close enough to be a plausible typo. */
 export function suggest(word: string, candidates: readonly string[]): string | undefined {
   const w = word.toLowerCase();
+  const limit = Math.max(1, Math.min(3, Math.floor(w.length / 3)));
   let best: string | undefined;
   let bestD = Number.POSITIVE_INFINITY;
   for (const c of candidates) {
+    // The distance is at least the length difference: skipping hopeless candidates keeps a 100 kB
+    // string in a scenario from costing seconds of quadratic work per field (found by loader fuzzing).
+    if (Math.abs(c.length - w.length) > limit) continue;
     const d = editDistance(w, c.toLowerCase());
     if (d < bestD) {
       best = c;
       bestD = d;
     }
   }
-  const limit = Math.max(1, Math.min(3, Math.floor(w.length / 3)));
   return best !== undefined && bestD <= limit && best !== word ? best : undefined;
 }
 

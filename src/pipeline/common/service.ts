@@ -92,11 +92,13 @@ export function createService(opts: ServiceOptions): Service {
   if (opts.processMetrics !== false) {
     // The event-loop delay monitor samples on a timer: at the default 10 ms it woke every idle
     // service 100 times a second, most of the idle pipeline's CPU on this VM (BENCHMARKS.md).
-    client.collectDefaultMetrics({
-      register: metrics,
-      prefix: `${opts.name.replace(/-/g, '_')}_`,
-      eventLoopMonitoringPrecision: 100,
-    });
+    const prefix = `${opts.name.replace(/-/g, '_')}_`;
+    client.collectDefaultMetrics({ register: metrics, prefix, eventLoopMonitoringPrecision: 100 });
+    // prom-client's nodejs_active_{handles,requests,resources}_total are gauges named like counters,
+    // which `promtool check metrics` rejects. Each is the sum over `type` of the gauge of the same
+    // name without _total (sum(<prefix>nodejs_active_handles)), so dropping them loses nothing.
+    for (const kind of ['handles', 'requests', 'resources'])
+      metrics.removeSingleMetric(`${prefix}nodejs_active_${kind}_total`);
   }
   const requests = new client.Counter({
     name: 'http_requests_total',
@@ -180,19 +182,45 @@ export function createService(opts: ServiceOptions): Service {
       },
       json: async () => {
         const buf = await request.raw();
+        // A body declared as something else is refused before it is parsed (curl -d without
+        // -H 'content-type: application/json' sends a form); no content-type at all is taken as JSON.
+        const type = String(req.headers['content-type'] ?? '')
+          .split(';')[0]
+          .trim()
+          .toLowerCase();
+        if (type !== '' && type !== 'application/json' && !/^[\w.-]+\/[\w.-]+\+json$/.test(type))
+          throw new HttpError(
+            415,
+            'UNSUPPORTED_MEDIA_TYPE',
+            `content-type: expected application/json, found ${JSON.stringify(type.slice(0, 100))}`,
+            'content-type',
+          );
         if (buf.length === 0)
           throw new HttpError(
             400,
             'MALFORMED_REQUEST',
             'request body: expected a JSON document, found an empty body',
+            '(body)',
+          );
+        const text = buf.toString('utf8');
+        // Nesting is bounded before parsing: handlers and logs serialize values recursively, and a
+        // 1 MiB body of brackets would overflow the stack there (a 500 instead of a 400).
+        const depth = jsonDepth(text);
+        if (depth > MAX_JSON_DEPTH)
+          throw new HttpError(
+            400,
+            'MALFORMED_REQUEST',
+            `request body: JSON nested deeper than ${MAX_JSON_DEPTH} levels`,
+            '(body)',
           );
         try {
-          return JSON.parse(buf.toString('utf8'));
+          return JSON.parse(text);
         } catch (e) {
           throw new HttpError(
             400,
             'MALFORMED_REQUEST',
             `request body: invalid JSON (${(e as Error).message})`,
+            '(body)',
           );
         }
       },
@@ -331,6 +359,27 @@ function matchParts(pattern: string[], parts: string[]): Record<string, string> 
   return pattern.length === parts.length ? params : undefined;
 }
 
+/** Deepest nesting of arrays/objects in a JSON text (brackets inside strings do not count). */
+export const MAX_JSON_DEPTH = 64;
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92)
+        i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      depth++;
+      if (depth > max) max = depth;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return max;
+}
+
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -341,6 +390,7 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
           413,
           'PAYLOAD_TOO_LARGE',
           `request body: ${declared} bytes exceeds the limit of ${limit} bytes`,
+          '(body)',
         ),
       );
       return;
@@ -352,7 +402,14 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
       if (size > limit) {
         req.removeAllListeners('data');
         req.resume();
-        reject(new HttpError(413, 'PAYLOAD_TOO_LARGE', `request body: exceeds the limit of ${limit} bytes`));
+        reject(
+          new HttpError(
+            413,
+            'PAYLOAD_TOO_LARGE',
+            `request body: exceeds the limit of ${limit} bytes`,
+            '(body)',
+          ),
+        );
         return;
       }
       chunks.push(c);

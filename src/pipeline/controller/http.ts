@@ -1,8 +1,9 @@
 // The controller's HTTP API: the event stream, /v1/state (what the last evaluation saw) and the admin
 // canary endpoints. Handlers only read the other modules or delegate to Canary.
-import { timingSafeEqual } from 'node:crypto';
+
 import { z } from 'zod';
-import { HttpError, type Request, type Service } from '../common/service.ts';
+import { adminGuard } from '../common/auth.ts';
+import { HttpError, type Service } from '../common/service.ts';
 import { parseBody } from '../common/validate.ts';
 import type { Canary } from './canary.ts';
 import { type EventLog, eventsHandler } from './events.ts';
@@ -39,23 +40,7 @@ export interface HttpDeps {
 
 export function registerRoutes(svc: Service, deps: HttpDeps) {
   const { modelName, rollbackDisabled, t, events, evaluation, measurement, canary } = deps;
-  const adminToken = deps.adminToken ? Buffer.from(deps.adminToken) : undefined;
-
-  function requireAdmin(req: Request) {
-    if (!adminToken) return;
-    const header = String(req.headers.authorization ?? '');
-    const m = /^Bearer\s+(.+)$/i.exec(header);
-    if (!m)
-      throw new HttpError(
-        401,
-        'UNAUTHENTICATED',
-        'authorization: a bearer token is required for this endpoint',
-      );
-    const given = Buffer.from(m[1].trim());
-    if (given.length !== adminToken.length || !timingSafeEqual(given, adminToken)) {
-      throw new HttpError(403, 'PERMISSION_DENIED', 'authorization: the bearer token is not valid');
-    }
-  }
+  const requireAdmin = adminGuard(deps.adminToken);
 
   const iso = (ms: number | null) => (ms === null || ms === 0 ? null : new Date(ms).toISOString());
 

@@ -1,8 +1,9 @@
 // feature-server: online features per user with Feast semantics (latest value per entity key,
 // per-feature status, enforced freshness TTL, idempotent materialization) plus a raw admin rows API
 // the chaos harness uses to corrupt features and restore them exactly.
-import { timingSafeEqual } from 'node:crypto';
+
 import client from 'prom-client';
+import { adminGuard } from '../common/auth.ts';
 import { badRequest, createService, HttpError, type Request } from '../common/service.ts';
 import { type FeatureStatus, STORE_FEATURE_NAMES } from '../schema.ts';
 import {
@@ -124,22 +125,9 @@ export async function start(config: FeatureServerConfig): Promise<FeatureServer>
     }
   }
 
-  const tokenBuf = config.adminToken ? Buffer.from(config.adminToken) : undefined;
-  if (!tokenBuf)
+  if (!config.adminToken)
     svc.log.warn('ADMIN_TOKEN is not set: admin endpoints are open to anyone who can reach this port');
-  function requireAdmin(req: Request) {
-    if (!tokenBuf) return;
-    const h = req.headers.authorization;
-    const given = typeof h === 'string' && h.startsWith('Bearer ') ? Buffer.from(h.slice(7)) : undefined;
-    if (!given || given.length !== tokenBuf.length || !timingSafeEqual(given, tokenBuf)) {
-      throw new HttpError(
-        401,
-        'UNAUTHENTICATED',
-        `authorization: ${given ? 'invalid bearer token' : 'expected "Authorization: Bearer <ADMIN_TOKEN>"'}`,
-        'authorization',
-      );
-    }
-  }
+  const requireAdmin = adminGuard(config.adminToken);
 
   /** Status of one feature of a row, Feast's rules plus an enforced TTL (the value is still returned). */
   function status(row: StoredRow | undefined, name: string, staleBefore: number): FeatureStatus {
@@ -287,7 +275,9 @@ export async function start(config: FeatureServerConfig): Promise<FeatureServer>
 }
 
 function checkQuery(req: Request, allowed: string[]) {
-  for (const k of req.query.keys()) if (!allowed.includes(k)) throw badRequest(k, 'unknown query parameter');
+  for (const k of req.query.keys())
+    if (!allowed.includes(k))
+      throw badRequest(k === '' ? '(query)' : k, `unknown query parameter${k === '' ? ' (empty name)' : ''}`);
 }
 
 function userIds(req: Request, required: boolean): string[] {

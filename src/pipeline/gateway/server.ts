@@ -1,11 +1,12 @@
 // The pipeline's front door (a Kubernetes Service + Envoy in one process): spreads /v1/predict over
 // model-server replicas, retries failures on another replica within a retry budget, ejects outliers,
 // splits canary traffic by weight and serves the synthetic user's web page.
-import { timingSafeEqual } from 'node:crypto';
+
 import { performance } from 'node:perf_hooks';
 import client from 'prom-client';
 import { Pool } from 'undici';
 import { z } from 'zod';
+import { adminGuard } from '../common/auth.ts';
 import type { Mechanism } from '../common/config.ts';
 import { exchange } from '../common/exchange.ts';
 import { createService, HttpError, type Request } from '../common/service.ts';
@@ -72,7 +73,6 @@ export async function start(config: GatewayConfig): Promise<Gateway> {
   const timeoutMs = config.upstreamTimeoutMs ?? 1000;
   const maxRetries = disabled.has('retries') ? 0 : (config.maxRetries ?? 2);
   const budget = new RetryBudget(config.retryBudgetPercent ?? 20, config.retryBudgetMin ?? 3);
-  const adminToken = config.adminToken ? Buffer.from(config.adminToken) : undefined;
 
   const svc = createService({
     name: 'gateway',
@@ -287,6 +287,7 @@ export async function start(config: GatewayConfig): Promise<Gateway> {
           400,
           'MALFORMED_REQUEST',
           `request body: expected a JSON object (a transaction), found ${parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed}`,
+          '(body)',
         );
       }
       // Forward the client's bytes untouched: no re-serialization on the hot path.
@@ -367,28 +368,7 @@ export async function start(config: GatewayConfig): Promise<Gateway> {
     }
   }
 
-  function requireAdmin(req: Request) {
-    if (!adminToken) {
-      throw new HttpError(
-        403,
-        'PERMISSION_DENIED',
-        'admin endpoints are disabled: start the gateway with ADMIN_TOKEN set',
-      );
-    }
-    const auth = req.headers.authorization;
-    if (typeof auth !== 'string' || !auth.startsWith('Bearer ')) {
-      throw new HttpError(
-        401,
-        'UNAUTHENTICATED',
-        'authorization: expected "Bearer <admin token>"',
-        'authorization',
-      );
-    }
-    const given = Buffer.from(auth.slice(7));
-    if (given.length !== adminToken.length || !timingSafeEqual(given, adminToken)) {
-      throw new HttpError(403, 'PERMISSION_DENIED', 'authorization: wrong admin token', 'authorization');
-    }
-  }
+  const requireAdmin = adminGuard(config.adminToken, { whenUnset: 'deny', service: 'gateway' });
 
   const page = renderPage();
   svc.route('POST', '/v1/predict', predict);

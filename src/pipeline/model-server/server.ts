@@ -1,10 +1,12 @@
 // model-server: scores transactions with the champion model, falling back to a simpler model when the
 // online features are missing, stale, invalid or unreachable, or when the primary fails. Every answer
 // names the model version that produced it and whether (and why) the fallback was used.
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+
+import { randomUUID } from 'node:crypto';
 import client from 'prom-client';
+import { adminGuard } from '../common/auth.ts';
 import type { Mechanism } from '../common/config.ts';
-import { createService, HttpError, type Request } from '../common/service.ts';
+import { createService } from '../common/service.ts';
 import { RegistryClient } from '../registry/client.ts';
 import {
   CHAMPION_ALIAS,
@@ -263,8 +265,9 @@ export async function start(
 
   svc.route('GET', '/v1/drift', () => monitor.report());
 
+  const requireAdmin = adminGuard(config.adminToken);
   svc.route('POST', '/v1/admin/drift/reset', (req) => {
-    requireAdmin(req, config.adminToken);
+    requireAdmin(req);
     monitor.reset();
     log.info('drift window reset');
     return { reset: true, window_size: monitor.report().window_size };
@@ -295,12 +298,3 @@ function describe(m: LoadedModel | undefined) {
 }
 
 /** Admin writes need `Authorization: Bearer <ADMIN_TOKEN>` when a token is configured. */
-function requireAdmin(req: Request, token: string | undefined) {
-  if (!token) return;
-  const header = req.headers.authorization ?? '';
-  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
-  const want = Buffer.from(token);
-  if (given.length !== want.length || !timingSafeEqual(given, want)) {
-    throw new HttpError(401, 'UNAUTHENTICATED', 'authorization: a valid admin bearer token is required');
-  }
-}

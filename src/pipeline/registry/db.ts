@@ -61,6 +61,11 @@ CREATE TABLE IF NOT EXISTS alias_history (
   ts_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alias_history_name ON alias_history(name, id);
+-- Highest version number ever issued per model: MLflow never reuses the number of a deleted version.
+CREATE TABLE IF NOT EXISTS version_counters (
+  name TEXT PRIMARY KEY,
+  last_version INTEGER NOT NULL
+);
 `;
 
 type Row = Record<string, unknown>;
@@ -135,7 +140,15 @@ export class RegistryDb {
     return this.tx(() => {
       this.getRegisteredModel(v.name);
       const max = this.db.prepare('SELECT MAX(version) AS v FROM model_versions WHERE name = ?').get(v.name);
-      const version = Number(max?.v ?? 0) + 1;
+      const issued = this.db
+        .prepare('SELECT last_version AS v FROM version_counters WHERE name = ?')
+        .get(v.name);
+      const version = Math.max(Number(max?.v ?? 0), Number(issued?.v ?? 0)) + 1;
+      this.db
+        .prepare(
+          'INSERT INTO version_counters (name, last_version) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET last_version = excluded.last_version',
+        )
+        .run(v.name, version);
       this.db
         .prepare(
           'INSERT INTO model_versions (name, version, creation_ts, last_updated_ts, description, source, run_id, status, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -201,6 +214,90 @@ export class RegistryDb {
       if (previous === undefined) return undefined;
       this.db.prepare('DELETE FROM aliases WHERE name = ? AND alias = ?').run(name, alias);
       return this.record(name, alias, undefined, previous, now);
+    });
+  }
+
+  /** Every registered model, name order (search filters and pages in memory: registries are small). */
+  listRegisteredModels(): RegisteredModelRow[] {
+    return this.db
+      .prepare('SELECT name FROM registered_models ORDER BY name')
+      .all()
+      .map((r) => this.getRegisteredModel(String(r.name)));
+  }
+
+  listModelVersions(name?: string): ModelVersionRow[] {
+    const rows =
+      name === undefined
+        ? this.db.prepare('SELECT * FROM model_versions ORDER BY name, version').all()
+        : this.db.prepare('SELECT * FROM model_versions WHERE name = ? ORDER BY version').all(name);
+    return rows.map(versionRow);
+  }
+
+  updateRegisteredModel(name: string, description: string, now = Date.now()): RegisteredModelRow {
+    return this.tx(() => {
+      this.getRegisteredModel(name);
+      this.db
+        .prepare('UPDATE registered_models SET description = ?, last_updated_ts = ? WHERE name = ?')
+        .run(description, now, name);
+      return this.getRegisteredModel(name);
+    });
+  }
+
+  updateModelVersion(name: string, version: number, description: string, now = Date.now()): ModelVersionRow {
+    return this.tx(() => {
+      this.getModelVersion(name, version);
+      this.db
+        .prepare(
+          'UPDATE model_versions SET description = ?, last_updated_ts = ? WHERE name = ? AND version = ?',
+        )
+        .run(description, now, name, version);
+      return this.getModelVersion(name, version);
+    });
+  }
+
+  /** Sets (value) or removes (undefined) a registered model tag. Removing an absent tag succeeds, as in MLflow. */
+  setRegisteredModelTag(name: string, key: string, value: string | undefined): void {
+    this.tx(() => {
+      const rm = this.getRegisteredModel(name);
+      this.db
+        .prepare('UPDATE registered_models SET tags = ? WHERE name = ?')
+        .run(JSON.stringify(withTag(rm.tags, key, value)), name);
+    });
+  }
+
+  setModelVersionTag(name: string, version: number, key: string, value: string | undefined): void {
+    this.tx(() => {
+      const mv = this.getModelVersion(name, version);
+      this.db
+        .prepare('UPDATE model_versions SET tags = ? WHERE name = ? AND version = ?')
+        .run(JSON.stringify(withTag(mv.tags, key, value)), name, version);
+    });
+  }
+
+  /** Deletes a version and the aliases pointing at it (as MLflow does); returns the alias events. */
+  deleteModelVersion(name: string, version: number, now = Date.now()): AliasEvent[] {
+    return this.tx(() => {
+      this.getModelVersion(name, version);
+      const events = this.aliases(name, version).map((a) => {
+        this.db.prepare('DELETE FROM aliases WHERE name = ? AND alias = ?').run(name, a.alias);
+        return this.record(name, a.alias, undefined, version, now);
+      });
+      this.db.prepare('DELETE FROM model_versions WHERE name = ? AND version = ?').run(name, version);
+      this.db.prepare('UPDATE registered_models SET last_updated_ts = ? WHERE name = ?').run(now, name);
+      return events;
+    });
+  }
+
+  /** Deletes a registered model with its versions and aliases; returns the alias events. */
+  deleteRegisteredModel(name: string, now = Date.now()): AliasEvent[] {
+    return this.tx(() => {
+      this.getRegisteredModel(name);
+      const events = this.aliases(name).map((a) => this.record(name, a.alias, undefined, a.version, now));
+      this.db.prepare('DELETE FROM aliases WHERE name = ?').run(name);
+      this.db.prepare('DELETE FROM model_versions WHERE name = ?').run(name);
+      this.db.prepare('DELETE FROM version_counters WHERE name = ?').run(name);
+      this.db.prepare('DELETE FROM registered_models WHERE name = ?').run(name);
+      return events;
     });
   }
 
@@ -271,6 +368,11 @@ function eventRow(row: Row): AliasEvent {
     ts_ms: ts,
     time: new Date(ts).toISOString(),
   };
+}
+
+function withTag(tags: Tag[], key: string, value: string | undefined): Tag[] {
+  const rest = tags.filter((t) => t.key !== key);
+  return value === undefined ? rest : [...rest, { key, value }];
 }
 
 function parseTags(v: unknown): Tag[] {

@@ -1,12 +1,21 @@
 // Model registry: the MLflow REST subset the pipeline needs (registered models, versions, aliases),
 // an MLflow-artifacts-style file store, and an alias-history journal for the chaos harness.
-import { timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import client from 'prom-client';
+import { adminGuard } from '../common/auth.ts';
 import { badRequest, createService, HttpError, type Request } from '../common/service.ts';
 import type { ModelVersion, RegisteredModel, Tag } from './client.ts';
 import { type ModelVersionRow, type RegisteredModelRow, RegistryDb } from './db.ts';
+import {
+  comparator,
+  MAX_RESULTS,
+  matches,
+  pageOffset,
+  pageToken,
+  parseFilter,
+  type SearchKind,
+} from './search.ts';
 
 export interface RegistryConfig {
   port?: number;
@@ -37,7 +46,6 @@ export async function start(config: RegistryConfig): Promise<RegistryHandle> {
   const db = new RegistryDb(config.db);
   const root = path.resolve(config.artifactRoot);
   fs.mkdirSync(root, { recursive: true });
-  const token = config.adminToken ? Buffer.from(config.adminToken) : undefined;
 
   const svc = createService({
     name: 'registry',
@@ -66,20 +74,7 @@ export async function start(config: RegistryConfig): Promise<RegistryHandle> {
     registers: [svc.metrics],
   });
 
-  function requireAdmin(req: Request) {
-    if (!token) return;
-    const header = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(.+)$/i.exec(header);
-    const given = m ? Buffer.from(m[1].trim()) : undefined;
-    if (!given || given.length !== token.length || !timingSafeEqual(given, token)) {
-      throw new HttpError(
-        401,
-        'UNAUTHENTICATED',
-        'Authorization: registry writes need "Authorization: Bearer <ADMIN_TOKEN>"',
-        'authorization',
-      );
-    }
-  }
+  const requireAdmin = adminGuard(config.adminToken);
 
   function registeredModelJson(rm: RegisteredModelRow): RegisteredModel {
     const latest = db.latestVersion(rm.name);
@@ -193,6 +188,134 @@ export async function start(config: RegistryConfig): Promise<RegistryHandle> {
     return {};
   });
 
+  // ---- search (MLflow filter strings, order_by, page tokens) ----
+  function searchParams(req: Request, kind: SearchKind) {
+    const p = queryParamsSync(req);
+    const filter = p.filter === undefined ? '' : String(p.filter);
+    const limits = MAX_RESULTS[kind];
+    let max = limits.default;
+    if (p.max_results !== undefined && p.max_results !== '') {
+      const s = String(p.max_results);
+      if (!/^\d{1,9}$/.test(s) || Number(s) < 1 || Number(s) > limits.max)
+        throw badRequest('max_results', `expected an integer between 1 and ${limits.max}, found "${s}"`);
+      max = Number(s);
+    }
+    return {
+      clauses: parseFilter(kind, filter),
+      orderBy: req.query.getAll('order_by').filter((o) => o !== ''),
+      offset: pageOffset(p.page_token),
+      max,
+    };
+  }
+
+  function page<T>(rows: T[], offset: number, max: number) {
+    const slice = rows.slice(offset, offset + max);
+    return { slice, next: offset + max < rows.length ? pageToken(offset + max) : undefined };
+  }
+
+  svc.route('GET', `${API}/registered-models/search`, (req) => {
+    const q = searchParams(req, 'registered-models');
+    const rows = db
+      .listRegisteredModels()
+      .filter((rm) => matches(rm, q.clauses))
+      .sort(comparator('registered-models', q.orderBy));
+    const { slice, next } = page(rows, q.offset, q.max);
+    return {
+      registered_models: slice.map(registeredModelJson),
+      ...(next ? { next_page_token: next } : {}),
+    };
+  });
+
+  svc.route('GET', `${API}/model-versions/search`, (req) => {
+    const q = searchParams(req, 'model-versions');
+    const rows = db
+      .listModelVersions()
+      .filter((mv) => matches(mv, q.clauses))
+      .sort(comparator('model-versions', q.orderBy));
+    const { slice, next } = page(rows, q.offset, q.max);
+    return { model_versions: slice.map(modelVersionJson), ...(next ? { next_page_token: next } : {}) };
+  });
+
+  // MLflow lists the newest version per stage; every version here is in stage "None".
+  const latestVersions = (p: Params) => {
+    const name = modelName(p);
+    const stages = stageList(p.stages);
+    const rm = db.getRegisteredModel(name);
+    const latest = db.latestVersion(rm.name);
+    const wanted = stages.length === 0 || stages.some((s) => s.toLowerCase() === 'none');
+    return { model_versions: latest && wanted ? [modelVersionJson(latest)] : [] };
+  };
+  svc.route('POST', `${API}/registered-models/get-latest-versions`, async (req) =>
+    latestVersions(await bodyParams(req)),
+  );
+  svc.route('GET', `${API}/registered-models/get-latest-versions`, (req) =>
+    latestVersions({ ...queryParamsSync(req), stages: req.query.getAll('stages') }),
+  );
+
+  // ---- updates, tags, deletes (admin) ----
+  svc.route('PATCH', `${API}/registered-models/update`, async (req) => {
+    requireAdmin(req);
+    const p = await bodyParams(req);
+    const rm = db.updateRegisteredModel(modelName(p), optString(p, 'description', 5000));
+    return { registered_model: registeredModelJson(rm) };
+  });
+
+  svc.route('PATCH', `${API}/model-versions/update`, async (req) => {
+    requireAdmin(req);
+    const p = await bodyParams(req);
+    const mv = db.updateModelVersion(modelName(p), versionNumber(p), optString(p, 'description', 5000));
+    return { model_version: modelVersionJson(mv) };
+  });
+
+  svc.route('POST', `${API}/registered-models/set-tag`, async (req) => {
+    requireAdmin(req);
+    const p = await bodyParams(req);
+    db.setRegisteredModelTag(modelName(p), tagKey(p), tagValue(p));
+    return {};
+  });
+
+  svc.route('DELETE', `${API}/registered-models/delete-tag`, async (req) => {
+    requireAdmin(req);
+    const p = await deleteParams(req);
+    db.setRegisteredModelTag(modelName(p), tagKey(p), undefined);
+    return {};
+  });
+
+  svc.route('POST', `${API}/model-versions/set-tag`, async (req) => {
+    requireAdmin(req);
+    const p = await bodyParams(req);
+    db.setModelVersionTag(modelName(p), versionNumber(p), tagKey(p), tagValue(p));
+    return {};
+  });
+
+  svc.route('DELETE', `${API}/model-versions/delete-tag`, async (req) => {
+    requireAdmin(req);
+    const p = await deleteParams(req);
+    db.setModelVersionTag(modelName(p), versionNumber(p), tagKey(p), undefined);
+    return {};
+  });
+
+  svc.route('DELETE', `${API}/model-versions/delete`, async (req) => {
+    requireAdmin(req);
+    const p = await deleteParams(req);
+    const name = modelName(p);
+    const version = versionNumber(p);
+    const events = db.deleteModelVersion(name, version);
+    for (const ev of events) recordAlias(ev);
+    svc.log.info({ name, version, aliases_deleted: events.map((e) => e.alias) }, 'model version deleted');
+    return {};
+  });
+
+  svc.route('DELETE', `${API}/registered-models/delete`, async (req) => {
+    requireAdmin(req);
+    const p = await deleteParams(req);
+    const name = modelName(p);
+    const events = db.deleteRegisteredModel(name);
+    for (const ev of events) recordAlias(ev);
+    svc.log.info({ name, aliases_deleted: events.map((e) => e.alias) }, 'registered model deleted');
+    return {};
+  });
+
   // ---- alias journal (not MLflow) ----
   svc.route('GET', '/api/2.0/faultline/alias-history', async (req) => {
     const p = await queryParams(req);
@@ -277,7 +400,10 @@ export async function start(config: RegistryConfig): Promise<RegistryHandle> {
     const host = config.host ?? '127.0.0.1';
     const urlHost =
       host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-    svc.log.info({ db: config.db, artifactRoot: root, auth: token ? 'bearer' : 'open' }, 'registry ready');
+    svc.log.info(
+      { db: config.db, artifactRoot: root, auth: config.adminToken ? 'bearer' : 'open' },
+      'registry ready',
+    );
     return { url: `http://${urlHost}:${port}`, port, close: () => svc.close() };
   } catch (e) {
     db.close();
@@ -291,6 +417,10 @@ type Params = Record<string, unknown>;
 
 /** GET: MLflow sends parameters in the query string. */
 async function queryParams(req: Request): Promise<Params> {
+  return queryParamsSync(req);
+}
+
+function queryParamsSync(req: Request): Params {
   const out: Params = {};
   for (const [k, v] of req.query) if (!(k in out)) out[k] = v;
   return out;
@@ -304,6 +434,7 @@ async function bodyParams(req: Request): Promise<Params> {
       413,
       'PAYLOAD_TOO_LARGE',
       `request body: ${buf.length} bytes exceeds the limit of ${MAX_JSON_BYTES} bytes`,
+      '(body)',
     );
   }
   const body = await req.json();
@@ -390,6 +521,34 @@ function tags(p: Params): Tag[] {
     if (typeof value === 'string' && value.length > 5000)
       throw badRequest(`tags.${i}.value`, 'longer than 5000 characters');
     return { key, value: typeof value === 'string' ? value : '' };
+  });
+}
+
+function tagKey(p: Params): string {
+  return reqString(p, 'key', 250);
+}
+
+/** A tag value is required by MLflow's API but may be empty. */
+function tagValue(p: Params): string {
+  const v = p.value;
+  if (v === undefined || v === null) throw badRequest('value', 'missing value for required parameter');
+  if (typeof v !== 'string') throw badRequest('value', `expected a string, found ${typeName(v)}`);
+  if (v.length > 5000) throw badRequest('value', 'longer than 5000 characters');
+  return v;
+}
+
+const STAGES = ['None', 'Staging', 'Production', 'Archived'];
+
+function stageList(v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list))
+    throw badRequest('stages', `expected an array of stage names, found ${typeName(v)}`);
+  return list.map((s, i) => {
+    if (typeof s !== 'string') throw badRequest(`stages.${i}`, `expected a string, found ${typeName(s)}`);
+    if (!STAGES.some((x) => x.toLowerCase() === s.toLowerCase()))
+      throw badRequest(`stages.${i}`, `invalid stage "${s}" (expected one of ${STAGES.join(', ')})`);
+    return s;
   });
 }
 

@@ -155,7 +155,7 @@ export class LocalPlatform implements Platform, StartedPlatform {
     this.refreshActive();
 
     try {
-      this.api = toxiproxyApi(this.hub, { port: this.port('proxy-api') });
+      this.api = toxiproxyApi(this.hub, { port: this.port('proxy-api'), adminToken: token });
       await this.api.listen();
       const links: string[] = [];
       const upstreamOf = (link: string) => link.split('->')[1];

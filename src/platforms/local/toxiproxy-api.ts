@@ -1,6 +1,7 @@
 // The subset of Toxiproxy's HTTP API that the harness uses, served over the built-in proxies, so one
 // network-fault client works against the local platform and a real Toxiproxy alike.
 import { z } from 'zod';
+import { adminGuard } from '../../pipeline/common/auth.ts';
 import { createService, HttpError, type Service } from '../../pipeline/common/service.ts';
 import { parseBody } from '../../pipeline/common/validate.ts';
 import { FaultProxy, ProxyError, type ToxicType } from './proxy.ts';
@@ -56,7 +57,15 @@ export class ProxyHub {
   }
 }
 
-export function toxiproxyApi(hub: ProxyHub, opts: { port?: number; host?: string } = {}): Service {
+/**
+ * With `adminToken`, every write (create, enable/disable, toxics, reset) needs it as a bearer token;
+ * reads stay open. Toxiproxy itself has no auth and ignores the header, so one client serves both.
+ */
+export function toxiproxyApi(
+  hub: ProxyHub,
+  opts: { port?: number; host?: string; adminToken?: string } = {},
+): Service {
+  const requireAdmin = adminGuard(opts.adminToken);
   const svc = createService({
     name: 'faultline-proxy',
     port: opts.port,
@@ -76,6 +85,7 @@ export function toxiproxyApi(hub: ProxyHub, opts: { port?: number; host?: string
   svc.route('GET', '/version', () => ({ text: 'faultline-toxiproxy-compatible/1' }));
   svc.route('GET', '/proxies', () => Object.fromEntries([...hub.proxies].map(([n, p]) => [n, p.state()])));
   svc.route('POST', '/proxies', async (req) => {
+    requireAdmin(req);
     const b = parseBody(ProxyBody, await req.json());
     return wrap(async () => {
       const p = await hub.add(b.name, b.listen, b.upstream);
@@ -83,9 +93,13 @@ export function toxiproxyApi(hub: ProxyHub, opts: { port?: number; host?: string
       return { status: 201, body: p.state() };
     });
   });
-  svc.route('POST', '/reset', () => wrap(() => hub.reset().then(() => ({ status: 204, text: '' }))));
+  svc.route('POST', '/reset', (req) => {
+    requireAdmin(req);
+    return wrap(() => hub.reset().then(() => ({ status: 204, text: '' })));
+  });
   svc.route('GET', '/proxies/:proxy', (req) => wrap(() => hub.get(req.params.proxy).state()));
   svc.route('POST', '/proxies/:proxy', async (req) => {
+    requireAdmin(req);
     const b = parseBody(z.object({ enabled: z.boolean() }).strict(), await req.json());
     return wrap(async () => {
       const p = hub.get(req.params.proxy);
@@ -95,14 +109,16 @@ export function toxiproxyApi(hub: ProxyHub, opts: { port?: number; host?: string
   });
   svc.route('GET', '/proxies/:proxy/toxics', (req) => wrap(() => hub.get(req.params.proxy).state().toxics));
   svc.route('POST', '/proxies/:proxy/toxics', async (req) => {
+    requireAdmin(req);
     const b = parseBody(ToxicBody, await req.json());
     return wrap(() => hub.get(req.params.proxy).addToxic({ ...b, type: b.type as ToxicType }));
   });
-  svc.route('DELETE', '/proxies/:proxy/toxics/:toxic', (req) =>
-    wrap(() => {
+  svc.route('DELETE', '/proxies/:proxy/toxics/:toxic', (req) => {
+    requireAdmin(req);
+    return wrap(() => {
       hub.get(req.params.proxy).removeToxic(req.params.toxic);
       return { status: 204, text: '' };
-    }),
-  );
+    });
+  });
   return svc;
 }
