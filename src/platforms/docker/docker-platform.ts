@@ -404,7 +404,21 @@ export class DockerPlatform implements Platform, StartedPlatform {
       targets.map(async (s) => {
         const c = s.container as NonNullable<Slot['container']>;
         // The same container again: its published port (and so every endpoint) is unchanged.
-        await this.dockerApi().getContainer(c.id).start();
+        const container = this.dockerApi().getContainer(c.id);
+        await container.start();
+        // The log stream of its first run ended with the stop: follow the new run's output.
+        const logs = (await container.logs({
+          follow: true,
+          stdout: true,
+          stderr: true,
+          since: Math.floor(Date.now() / 1000) - 1,
+        })) as unknown as Readable;
+        const out = fs.createWriteStream(path.join(this.opts.stateDir, 'logs', `${s.key}.log`), {
+          flags: 'a',
+        });
+        this.dockerApi().modem.demuxStream(logs, out, out);
+        logs.on('end', () => out.end());
+        logs.on('error', () => out.end());
         s.state = 'running';
         s.crashes = 0;
         c.startedAt = Date.now();
@@ -485,6 +499,8 @@ export class DockerPlatform implements Platform, StartedPlatform {
     if (this.stopped) throw new Error('platform stopped');
     const name = this.containerName(s);
     this.byName.set(name, s);
+    // The slot's current container from now on: a death reported before start() returns is this one's.
+    s.container = { id: '', name, startedAt: Date.now() };
     const started = await new LoopbackContainer(imageName('pipeline'))
       .withName(name)
       .withCommand([s.service])
@@ -502,7 +518,7 @@ export class DockerPlatform implements Platform, StartedPlatform {
       .withLogConsumer((stream) => this.logTo(stream, s.key))
       .start();
     const startedAt = Date.now();
-    s.container = { id: started.getId(), name, startedAt };
+    if (s.container.name === name) s.container = { id: started.getId(), name, startedAt };
     if (s.state !== 'gone') s.state = 'running';
     this.emit({ type: 'replica-started', service: s.service, name, ts_ms: startedAt });
   }
@@ -589,7 +605,6 @@ export class DockerPlatform implements Platform, StartedPlatform {
       s.restarts++;
       s.state = 'starting';
       await this.launch(s);
-      s.state = 'running';
       const current = s.container?.name;
       const startedAt = s.container?.startedAt ?? Date.now();
       const r = await pollReady(`http://127.0.0.1:${s.hostPort}`, 60_000, {
