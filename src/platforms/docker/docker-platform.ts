@@ -85,11 +85,39 @@ const RUNNING: WaitStrategy = {
   getStartupTimeout: () => 60_000,
 };
 
-/** Published ports on the host's loopback only (Testcontainers binds every interface by default). */
+/**
+ * Published ports on the host's loopback only (Testcontainers binds every interface by default), and
+ * only those in `keep` when given: each published port costs a docker-proxy process.
+ */
+function loopbackBindings(hostConfig: { PortBindings?: Record<string, unknown> }, keep?: number[]) {
+  const bindings = hostConfig.PortBindings ?? {};
+  for (const [port, list] of Object.entries(bindings)) {
+    if (keep && !keep.includes(Number.parseInt(port, 10))) delete bindings[port];
+    else for (const b of list as { HostIp?: string }[]) b.HostIp = '127.0.0.1';
+  }
+}
+
 class LoopbackContainer extends GenericContainer {
   override async start(): Promise<StartedTestContainer> {
-    for (const bindings of Object.values(this.hostConfig.PortBindings ?? {}))
-      for (const b of bindings as { HostIp?: string }[]) b.HostIp = '127.0.0.1';
+    loopbackBindings(this.hostConfig);
+    return super.start();
+  }
+}
+
+class LoopbackRedis extends RedisContainer {
+  override async start() {
+    loopbackBindings(this.hostConfig);
+    return super.start();
+  }
+}
+
+/**
+ * The module's Toxiproxy container publishes its API and 32 proxy ports; the proxies here are reached
+ * inside the network only, so only the API is published (33 docker-proxy processes become one).
+ */
+class ToxiproxyApiOnly extends ToxiProxyContainer {
+  override async start() {
+    loopbackBindings(this.hostConfig, [TOXIPROXY_API]);
     return super.start();
   }
 }
@@ -263,7 +291,7 @@ export class DockerPlatform implements Platform, StartedPlatform {
       // the registry and feature-server, replicas poll the registry for the champion), so container
       // and Node start-up overlap instead of queueing (the local platform does the same).
       const toxiproxy = (async () => {
-        const c = await infra(new ToxiProxyContainer(imageName('toxiproxy')), 'toxiproxy').start();
+        const c = await infra(new ToxiproxyApiOnly(imageName('toxiproxy')), 'toxiproxy').start();
         const api = `http://${c.getHost()}:${c.getMappedPort(TOXIPROXY_API)}`;
         for (const link of links) {
           const res = await fetch(`${api}/proxies`, {
@@ -289,7 +317,7 @@ export class DockerPlatform implements Platform, StartedPlatform {
             replica: s.replica < 0 ? CANARY_REPLICA : String(s.replica),
           })),
         );
-        const c = await infra(new GenericContainer(imageName('prometheus')), 'prometheus')
+        const c = await infra(new LoopbackContainer(imageName('prometheus')), 'prometheus')
           .withCopyContentToContainer([
             { content: config, target: '/etc/prometheus/prometheus.yml', mode: 0o644 },
             { content: await alertRules(), target: RULES_FILE, mode: 0o644 },
@@ -299,7 +327,7 @@ export class DockerPlatform implements Platform, StartedPlatform {
           .start();
         return `http://${c.getHost()}:${c.getMappedPort(PROMETHEUS_PORT)}`;
       })();
-      const redis = infra(new RedisContainer(imageName('redis')), 'redis').start();
+      const redis = infra(new LoopbackRedis(imageName('redis')), 'redis').start();
       const trainer = this.job({ job: 'trainer', env: { MODE: 'bootstrap', WAIT_READY_MS: '60000' } });
       // A failure elsewhere must not leave this one's rejection unhandled.
       trainer.catch(() => undefined);
