@@ -42,12 +42,9 @@ import {
   removeRun,
   runLabels,
   SERVICE_LABEL,
-  setTestcontainersDefaults,
 } from './engine.ts';
 import { imageName, PIPELINE_PORT, PIPELINE_TRAINER_ARGV } from './images.ts';
 import { alertRules, PROMETHEUS_PORT, prometheusAlerts, prometheusConfig, RULES_FILE } from './prometheus.ts';
-
-setTestcontainersDefaults();
 
 const TOXIPROXY_API = 8474;
 /** Toxiproxy's first proxy port (ToxiProxyContainer exposes 32 from here). */
