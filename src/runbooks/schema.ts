@@ -118,7 +118,9 @@ const SignalSchema = z
     ctx.issues.push({ code: 'custom', message: r.error, input: s });
     return z.NEVER;
   })
-  .meta({ description: `one of ${SIGNAL_NAMES.join(', ')} (controller-alert, drift-gauge and alert take :<arg>)` });
+  .meta({
+    description: `one of ${SIGNAL_NAMES.join(', ')} (controller-alert, drift-gauge and alert take :<arg>)`,
+  });
 
 const SloSchema = z
   .string()

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { failedChecks, readReport, runCli, tempHome } from '../helpers/cli.ts';
-import { describeDocker } from './engine.ts';
+import { describeDocker } from './support.ts';
 
 const homes: string[] = [];
 afterAll(async () => {

@@ -12,7 +12,7 @@ import { parse, stringify } from 'yaml';
 import { readJournal } from '../../src/journal/journal.ts';
 import { imageName } from '../../src/platforms/docker/images.ts';
 import { ROOT, readReport, runCli, startCli, tempHome, waitFor } from '../helpers/cli.ts';
-import { describeDocker } from './engine.ts';
+import { describeDocker } from './support.ts';
 
 const homes: string[] = [];
 afterAll(async () => {

@@ -8,13 +8,16 @@ import { type ContainerRuntimeClient, getContainerRuntimeClient } from 'testcont
  * here, before any container starts, is enough. An explicit setting in the environment wins.
  * - TESTCONTAINERS_HOST_OVERRIDE: where this process runs inside something that looks like a
  *   container (this VM has /.dockerenv), Testcontainers starts an `alpine` container to find the
- *   host of mapped ports; published ports listen on the host's loopback, so say so.
+ *   host of mapped ports; a local engine publishes them on the host's loopback, so say so.
  * - TESTCONTAINERS_RYUK_DISABLED: Ryuk's image cannot be had without a registry here. Faultline
  *   removes its own objects by run label (stop(), and `faultline cleanup` after a kill -9), so the
  *   reaper is not needed; a user whose Ryuk works can set it to false.
  */
 export function setTestcontainersDefaults(env: NodeJS.ProcessEnv = process.env): void {
-  env.TESTCONTAINERS_HOST_OVERRIDE ??= '127.0.0.1';
+  // Only for a local engine: one reached over TCP publishes ports on its own host, which
+  // Testcontainers finds itself.
+  const dockerHost = env.DOCKER_HOST ?? '';
+  if (!dockerHost || dockerHost.startsWith('unix:')) env.TESTCONTAINERS_HOST_OVERRIDE ??= '127.0.0.1';
   env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
 }
 
