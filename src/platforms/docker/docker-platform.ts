@@ -751,20 +751,42 @@ export function demux(raw: Buffer): { stdout: string; stderr: string } {
   return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }
 
+/**
+ * Host ports for the services, fixed for the run (a replacement and a restarted service publish the
+ * same one, so endpoints stay valid). Drawn below the kernel's ephemeral range, where the engine
+ * allocates the random ports it publishes (and Node's listen(0) draws): a port picked there could be
+ * handed to another container before ours binds it. Each is checked free on the loopback first.
+ */
 async function freePorts(n: number): Promise<number[]> {
-  // Hold every socket until all are bound, so the same port is never handed out twice.
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+  const [low] = ephemeralRange();
+  const from = Math.max(1024, low - 12_000);
+  const picked: number[] = [];
+  for (let attempt = 0; picked.length < n; attempt++) {
+    if (attempt > 50 * n) throw new Error(`no ${n} free ports found in ${from}–${low - 1}`);
+    const port = from + Math.floor(Math.random() * (low - from));
+    if (!picked.includes(port) && (await bindable(port))) picked.push(port);
+  }
+  return picked;
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [a, b] = fs
+      .readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (a > 0 && b > a) return [a, b];
+  } catch {
+    // not Linux: the IANA dynamic range
+  }
+  return [49152, 65535];
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }
