@@ -505,10 +505,10 @@ export class DockerPlatform implements Platform, StartedPlatform {
     if (this.stopped) return;
     this.stopped = true;
     this.events?.destroy();
-    // Everything of the run, by its label: services, jobs, infrastructure, then the network. A
-    // container created while the first pass ran (a replacement, a job) is caught by the second.
+    // Everything of the run, by its label: services, jobs, infrastructure, then the network.
     if (this.docker) {
-      await removeRun(this.docker, this.record.runId);
+      // Creations in flight finish first (seconds at most): a container removed between its network
+      // connect and its start can leave a stale endpoint that keeps the network from being removed.
       await Promise.allSettled([...this.inFlight]);
       await removeRun(this.docker, this.record.runId);
     }
@@ -673,11 +673,7 @@ export class DockerPlatform implements Platform, StartedPlatform {
   }
 
   /** Runs a one-shot container to completion on the run's network, its output into the state dir's logs. */
-  private job(spec: JobSpec): Promise<{ stdout: string }> {
-    return this.track(this.jobNow(spec));
-  }
-
-  private async jobNow(spec: JobSpec): Promise<{ stdout: string }> {
+  private async job(spec: JobSpec): Promise<{ stdout: string }> {
     if (this.stopped) throw new Error('platform stopped');
     const docker = this.dockerApi();
     const name = `${this.record.runId}-${spec.job}-${++this.jobSeq}`;
@@ -688,16 +684,19 @@ export class DockerPlatform implements Platform, StartedPlatform {
       SEED: String(this.opts.seed),
       ...spec.env,
     };
-    const container = await docker.createContainer({
-      name,
-      Image: imageName('pipeline'),
-      Cmd: [spec.job],
-      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      Labels: { ...runLabels(this.record.runId), [ROLE_LABEL]: 'job', [SERVICE_LABEL]: spec.job },
-      HostConfig: { NetworkMode: this.networkName, DnsOptions: DNS_OPTIONS },
-    });
+    const container = await this.track(
+      docker.createContainer({
+        name,
+        Image: imageName('pipeline'),
+        Cmd: [spec.job],
+        Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        Labels: { ...runLabels(this.record.runId), [ROLE_LABEL]: 'job', [SERVICE_LABEL]: spec.job },
+        HostConfig: { NetworkMode: this.networkName, DnsOptions: DNS_OPTIONS },
+      }),
+    );
     try {
-      await container.start();
+      // Only the start is a creation in flight: stop() must not wait for a job to finish.
+      await this.track(container.start());
       const { StatusCode } = (await container.wait()) as { StatusCode: number };
       const raw = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
       const { stdout, stderr } = demux(raw);
