@@ -175,7 +175,7 @@ describe('front matter', () => {
     expect(parseSignal('breaker-open')).toMatchObject({ ok: true, value: { kind: 'breaker-open' } });
     expect((parseSignal('breaker-open:x') as { error: string }).error).toContain('takes no ":<arg>"');
     expect((parseSignal('drift-guage') as { error: string }).error).toContain('did you mean "drift-gauge"');
-    expect(SIGNAL_NAMES).toHaveLength(7);
+    expect(SIGNAL_NAMES).toHaveLength(8);
     // What the platform did is mitigation evidence, not detection.
     expect((parseSignal('replica-restart') as { error: string }).error).toContain('not a detection signal');
   });

@@ -131,3 +131,27 @@ describe('detection signals from the pipeline', () => {
     expect(m.mttd?.source).toContain('KS alert for amount');
   });
 });
+
+describe('alert signals (a platform with its own monitoring)', () => {
+  it('an alert journaled pending or firing is signal alert:<Name> at the moment it was read', () => {
+    const alert = (t: number, name: string, state: string): JournalEntry => ({
+      ts_ms: t,
+      type: 'alert',
+      name,
+      state,
+      source: 'http://127.0.0.1:9090',
+    });
+    const ix = new JournalIndex([
+      alert(T + 1000, 'ModelServerReplicaDown', 'pending'),
+      alert(T + 31_000, 'ModelServerReplicaDown', 'firing'),
+      alert(T + 40_000, 'ModelServerReplicaDown', 'inactive'),
+      alert(T + 2000, 'FeatureStoreDown', 'inactive'),
+    ]);
+    const got = extractSignals(ix).filter((s) => s.name.startsWith('alert:'));
+    expect(got.map((s) => [s.t - T, s.name, s.state])).toEqual([
+      [1000, 'alert:ModelServerReplicaDown', 'pending'],
+      [31_000, 'alert:ModelServerReplicaDown', 'firing'],
+    ]);
+    expect(got[0].source).toBe('Prometheus alert ModelServerReplicaDown pending');
+  });
+});

@@ -36,6 +36,28 @@ export class Observers {
     this.every(opts.scrapeIntervalMs ?? 1000, async () => {
       for (const m of await source.collect()) this.record(m);
     });
+    // A platform with its own monitoring (docker: Prometheus with the runbooks' alert rules): each
+    // alert's state changes, as the team's alerting would have seen them (signal `alert:<Name>`).
+    const alerts = this.platform.alerts?.();
+    if (alerts) {
+      const last = new Map<string, string>();
+      this.every(opts.scrapeIntervalMs ?? 1000, async () => {
+        const now = new Map((await alerts.collect()).map((a) => [a.name, a] as const));
+        for (const [name, a] of now) {
+          if (last.get(name) === a.state) continue;
+          last.set(name, a.state);
+          this.journal.append(
+            'alert',
+            { name, state: a.state, active_at: a.activeAt ?? null, labels: a.labels, source: alerts.url },
+            a.ts,
+          );
+        }
+        for (const name of [...last.keys()].filter((n) => !now.has(n))) {
+          last.delete(name);
+          this.journal.append('alert', { name, state: 'inactive', source: alerts.url });
+        }
+      });
+    }
     const registry = new RegistryClient({ url: this.endpoints.registry, timeoutMs: 1000 });
     this.every(opts.aliasIntervalMs ?? 500, () => this.pollAlias(registry));
     void this.followController();

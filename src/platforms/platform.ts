@@ -27,6 +27,8 @@ export interface PipelineEndpoints {
   /** Named network links a latency/outage fault can target (those that got a fault proxy). */
   links: string[];
   adminToken: string;
+  /** The platform's own Prometheus (scrapes the services, evaluates the runbooks' alert rules), if it runs one. */
+  prometheus?: string;
 }
 
 export interface PipelineOptions {
@@ -118,6 +120,26 @@ export interface MetricsSource {
   collect(): Promise<MetricsSample[]>;
 }
 
+/** An alert pending or firing in the platform's monitoring (a Prometheus alerting rule). */
+export interface AlertSample {
+  /** The alert's name (`alertname`), as `faultline runbooks export` names a runbook's alert. */
+  name: string;
+  state: 'pending' | 'firing';
+  /** When the alert state was read (epoch ms): what the observers journal as the signal's time. */
+  ts: number;
+  /** When the monitoring says the alert became active (epoch ms), if it says. */
+  activeAt?: number;
+  labels: Record<string, string>;
+}
+
+/** Where the observers read alerts from: a platform that runs monitoring with alert rules. */
+export interface AlertSource {
+  /** The monitoring's address (for the journal and the report). */
+  readonly url: string;
+  /** The alerts pending or firing now. */
+  collect(): Promise<AlertSample[]>;
+}
+
 /**
  * What a platform persists while it runs (under FAULTLINE_HOME/active), enough for another process
  * to reach the pipeline again: `faultline cleanup`, `pipeline down|status`.
@@ -155,6 +177,8 @@ export interface StartedPlatform {
   /** Runs a job to completion; resolves with its stdout, rejects with its output's tail on failure. */
   runJob(spec: JobSpec): Promise<{ stdout: string }>;
   metrics(): MetricsSource;
+  /** Alerts of the platform's own monitoring, when it runs one (docker: Prometheus); else absent. */
+  alerts?(): AlertSource;
   onEvent(listener: (e: PlatformEvent) => void): void;
   stop(): Promise<void>;
 }

@@ -59,6 +59,11 @@ export const SIGNALS = {
       'the drift monitor flagged a feature: PSI (model_server_feature_drift_psi) above 0.2 or the KS test (p <= 0.05, statistic >= 0.15: model_server_feature_drift_ks_alert); with :feature only that feature',
     arg: 'feature',
   },
+  alert: {
+    meaning:
+      "an alert of the platform's monitoring went pending or firing (the runbooks' rules from `faultline runbooks export`, evaluated by the docker platform's Prometheus); with :Name only that alert",
+    arg: 'alert name',
+  },
   'error-rate': {
     meaning:
       "the gateway's non-2xx share (gateway_requests_total by code, between two scrapes) exceeded the runbook's error_rate SLO (1% if it names none)",
@@ -113,7 +118,9 @@ const SignalSchema = z
     ctx.issues.push({ code: 'custom', message: r.error, input: s });
     return z.NEVER;
   })
-  .meta({ description: `one of ${SIGNAL_NAMES.join(', ')} (controller-alert and drift-gauge take :<arg>)` });
+  .meta({
+    description: `one of ${SIGNAL_NAMES.join(', ')} (controller-alert, drift-gauge and alert take :<arg>)`,
+  });
 
 const SloSchema = z
   .string()

@@ -249,6 +249,17 @@ export function extractSignals(ix: JournalIndex, opts: SignalOptions = {}): Sign
         source: 'controller rollback event',
       });
   }
+  // Alerts of the platform's monitoring (Prometheus rules exported from the runbooks), pending or
+  // firing, at the moment the observers read them.
+  for (const e of ix.entries) {
+    if (e.type !== 'alert' || (e.state !== 'pending' && e.state !== 'firing')) continue;
+    out.push({
+      t: e.ts_ms,
+      name: `alert:${String(e.name)}`,
+      state: e.state,
+      source: `Prometheus alert ${String(e.name)} ${String(e.state)}`,
+    });
+  }
   // Error rate as the gateway counts it (gateway_requests_total by status code), between two scrapes.
   const threshold = opts.errorRate ?? 0.01;
   for (const w of ix.counterWindows('gateway_requests_total', 'gateway')) {
