@@ -1,5 +1,6 @@
 // The one door to platforms: everything outside src/platforms creates, attaches to and lists
 // platforms here. A new platform is a folder with a PlatformProvider and one line in PROVIDERS.
+import { kubernetesProvider } from './kubernetes/index.ts';
 import { localProvider } from './local/index.ts';
 import type {
   AttachedPlatform,
@@ -12,6 +13,7 @@ import type {
 
 const PROVIDERS: Partial<Record<PlatformKind, PlatformProvider>> = {
   local: localProvider,
+  kubernetes: kubernetesProvider,
 };
 
 export { faultlineHome, listActive } from './active.ts';

@@ -1,0 +1,58 @@
+// Reaching a Kubernetes pipeline from its attach record (cleanup, `pipeline down|status`): the
+// cluster, namespace and run id are in the record, so this works after the owner died with SIGKILL.
+// Endpoints are ClusterIPs (see kubernetes-platform.ts): they outlive the owner.
+import { forgetActive, isAlive, waitGone } from '../active.ts';
+import type { AttachedPlatform, AttachRecord, ServiceName } from '../platform.ts';
+import { Cluster, loadKubeConfig, sleep } from './cluster.ts';
+import type { KubeData } from './kubernetes-platform.ts';
+import { NAME_LABEL, RUN_LABEL } from './manifests.ts';
+
+export async function attachKubernetes(record: AttachRecord): Promise<AttachedPlatform> {
+  const data = record.data as KubeData;
+  const cluster = () => new Cluster(loadKubeConfig(data), data.namespace);
+  return {
+    record,
+    endpoints: data.endpoints ? { ...data.endpoints, adminToken: data.adminToken } : undefined,
+    ownerAlive: () => isAlive(record.ownerPid),
+    async startService(service: ServiceName) {
+      const replicas = data.scaled?.[service];
+      if (replicas === undefined) return `${service} was not scaled down by this run; left alone`;
+      const c = cluster();
+      await c.scale(service, replicas);
+      const deadline = Date.now() + 120_000;
+      while (!(await c.deploymentsReady(record.runId, [service]))) {
+        if (Date.now() > deadline)
+          return `${service} scaled back to ${replicas} but not Ready within 120 s:\n${await c.diagnose(record.runId)}`;
+        await sleep(500);
+      }
+      return `scaled ${service} back to ${replicas} replicas (Ready)`;
+    },
+    async status() {
+      const pods = await cluster().core.listNamespacedPod({
+        namespace: data.namespace,
+        labelSelector: `${RUN_LABEL}=${record.runId}`,
+      });
+      return pods.items.map((p) => ({
+        name: `${p.metadata?.labels?.[NAME_LABEL] ?? '?'} (${p.metadata?.name})`,
+        state: p.metadata?.deletionTimestamp ? 'terminating' : (p.status?.phase ?? '?').toLowerCase(),
+        restarts: (p.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0),
+        url: `http://${p.status?.podIP}:8080`,
+      }));
+    },
+    async teardown() {
+      const removed: string[] = [];
+      if (record.ownerPid !== process.pid && isAlive(record.ownerPid)) {
+        // The owner removes its own pipeline (and reverts its own faults) on SIGTERM.
+        process.kill(record.ownerPid, 'SIGTERM');
+        await waitGone([record.ownerPid], 30_000);
+        removed.push(`owner ${record.ownerPid}`);
+      }
+      // Whatever the owner left (all of it after a kill -9), by run label only.
+      removed.push(
+        ...(await cluster().removeRun(record.runId, { namespaceCreated: !!data.namespaceCreated })),
+      );
+      forgetActive(record);
+      return { removed };
+    },
+  };
+}
