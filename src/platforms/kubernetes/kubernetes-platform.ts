@@ -30,7 +30,14 @@ import type {
   StartedPlatform,
 } from '../platform.ts';
 import { Cluster, type ClusterRef, clusterRefFromEnv, loadKubeConfig, sleep, statusOf } from './cluster.ts';
-import { parseImageOverrides, proxiedLinks, RUN_LABEL, renderPipeline, setEnv } from './manifests.ts';
+import {
+  parseImageOverrides,
+  proxiedLinks,
+  REPLICA_LABEL,
+  RUN_LABEL,
+  renderPipeline,
+  setEnv,
+} from './manifests.ts';
 import { PodTracker } from './pods.ts';
 
 /** What a Kubernetes pipeline keeps in its attach record (owner-only file, never the report folder). */
@@ -138,6 +145,21 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
     try {
       await cluster.assertNoOtherRun(runId);
       this.tracker = new PodTracker(cluster.kc, this.namespace, runId, (e) => this.emit(e));
+      // Each model-server pod gets its slot as a label: the `model-server-<i>` Service selects it,
+      // so a replacement (which takes its predecessor's slot) is reached at the same address.
+      this.tracker.onNew = (t, labels) => {
+        if (t.service !== 'model-server' || labels[REPLICA_LABEL] === String(t.slot)) return;
+        void cluster.core
+          .patchNamespacedPod(
+            {
+              name: t.name,
+              namespace: this.namespace,
+              body: { metadata: { labels: { [REPLICA_LABEL]: String(t.slot) } } },
+            },
+            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+          )
+          .catch(() => undefined); // a pod deleted meanwhile needs no label
+      };
       await this.tracker.start();
       const objects = renderPipeline({
         namespace: this.namespace,
@@ -167,12 +189,14 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
         registry: await url('registry'),
         featureServer: await url('feature-server'),
         controller: await url('controller'),
-        modelServers: this.tracker.of('model-server').map((p) => `http://${p.ip}:${PORT}`),
+        modelServers: await Promise.all(
+          Array.from({ length: this.opts.replicas }, (_, i) => url(`model-server-${i}`)),
+        ),
         toxiproxy: await url('toxiproxy', 8474),
-        links: proxiedLinks(this.opts.faultLinks),
+        links: proxiedLinks(this.opts.faultLinks, this.opts.replicas).map((l) => l.link),
         adminToken: this.data.adminToken,
       };
-      await this.assertReachable(this.ep.gateway);
+      for (const u of [this.ep.gateway, ...this.ep.modelServers]) await this.assertReachable(u);
       this.tracker.live = true;
       this.data.endpoints = this.ep;
       recordActive(this.record);
@@ -212,11 +236,11 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
   }
 
   /** ClusterIPs must be reachable from here (see the header); kube-proxy may need a moment. */
-  private async assertReachable(gateway: string): Promise<void> {
-    const r = await pollReady(gateway, 15_000, { cancelled: () => this.stopped });
+  private async assertReachable(base: string): Promise<void> {
+    const r = await pollReady(base, 15_000, { cancelled: () => this.stopped });
     if (r.ready) return;
     throw new Error(
-      `kubernetes: the gateway's ClusterIP (${gateway}) does not answer from this host (last: ${r.last}). ` +
+      `kubernetes: the ClusterIP ${base} does not answer from this host (last: ${r.last}). ` +
         'The kubernetes platform reaches Services and pods at their cluster addresses: run it on a node of the ' +
         'cluster or a host that routes its service and pod networks (scripts/kube-up sets that up here).',
     );
@@ -358,12 +382,11 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
         (job.spec!.activeDeadlineSeconds ?? 600) * 1000 + 30_000,
         `trainer job ${name}`,
       );
-      const stdout = await this.jobLogs(name);
-      if (failed)
-        throw new Error(
-          `trainer job (${mode}) failed (${failed.reason}): \n${stdout.trim().split('\n').slice(-5).join('\n')}`,
-        );
-      return { stdout };
+      if (failed) {
+        const tail = (await this.jobLogs(name)).trim().split('\n').slice(-5).join('\n');
+        throw new Error(`trainer job (${mode}) failed (${failed.reason}):\n${tail}`);
+      }
+      return { stdout: await this.jobStdout(name) };
     } finally {
       await cluster.batch
         .deleteNamespacedJob({ name, namespace: this.namespace, propagationPolicy: 'Background' })
@@ -372,20 +395,44 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
   }
 
   private async jobLogs(job: string): Promise<string> {
+    const pod = await this.jobPod(job);
+    if (!pod) return '(no pod)';
+    return await this.requireCluster()
+      .podLogs(pod)
+      .catch((e) => `(logs unavailable: ${(e as Error).message})`);
+  }
+
+  /**
+   * The job's stdout. The pod log API interleaves stdout and stderr unless the cluster enables split
+   * streams (PodLogsQuerySplitStreams, `stream=Stdout`); without it, the trainer's stderr lines (its
+   * JSON progress logs `{time, service: "trainer", msg}` and `trainer: …` messages, as
+   * src/pipeline/trainer/main.ts documents them) are left out, so its last line is its result.
+   */
+  private async jobStdout(job: string): Promise<string> {
     const cluster = this.requireCluster();
-    const pods = await cluster.core.listNamespacedPod({
+    const pod = await this.jobPod(job);
+    if (!pod) return '';
+    const split = await cluster.core
+      .readNamespacedPodLog({ name: pod, namespace: this.namespace, stream: 'Stdout' })
+      .catch(() => undefined);
+    if (split !== undefined) return split;
+    const all = await cluster.podLogs(pod);
+    return all
+      .split('\n')
+      .filter((l) => !l.startsWith('trainer: ') && !isTrainerLogLine(l))
+      .join('\n');
+  }
+
+  private async jobPod(job: string): Promise<string | undefined> {
+    const pods = await this.requireCluster().core.listNamespacedPod({
       namespace: this.namespace,
       labelSelector: `job-name=${job}`,
     });
-    const pod = pods.items
+    return pods.items
       .sort((a, b) =>
         String(a.metadata?.creationTimestamp).localeCompare(String(b.metadata?.creationTimestamp)),
       )
-      .at(-1);
-    if (!pod) return '(no pod)';
-    return await cluster
-      .podLogs(pod.metadata!.name!)
-      .catch((e) => `(logs unavailable: ${(e as Error).message})`);
+      .at(-1)?.metadata?.name;
   }
 
   private async jobLogsTail(job: string): Promise<string> {
@@ -470,4 +517,13 @@ async function answers(base: string): Promise<boolean> {
     (r) => r.ok,
     () => false,
   );
+}
+
+function isTrainerLogLine(line: string): boolean {
+  try {
+    const o = JSON.parse(line);
+    return !!o && typeof o === 'object' && o.service === 'trainer' && 'msg' in o && 'time' in o;
+  } catch {
+    return false;
+  }
 }

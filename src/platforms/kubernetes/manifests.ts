@@ -20,17 +20,42 @@ export const manifestsDir = () =>
       fileURLToPath(new URL('../../../deploy/kubernetes/', import.meta.url)),
   );
 
+/** Label the platform puts on each model-server pod: its replica slot, selected by `model-server-<i>`. */
+export const REPLICA_LABEL = 'faultline.io/replica';
+
+export interface KubeLink {
+  link: string;
+  /** Where Toxiproxy listens for it (a port of the `toxiproxy` Service). */
+  port: number;
+  /** The Service it fronts. */
+  upstream: string;
+}
+
 /**
- * The Toxiproxy proxies of deploy/kubernetes/toxiproxy.yaml: link name → its port on the `toxiproxy`
- * Service, and the Service it fronts. One `gateway->model-server` proxy for all replicas (the
- * model-server Service balances behind it): there are no per-replica links on Kubernetes.
+ * The links of a pipeline with `replicas` model-servers, as on local (src/pipeline/topology.ts):
+ * one `gateway->model-server-<i>` per replica. The shipped YAML has one gateway upstream (the
+ * `model-server` Service); the platform renders a Service per replica instead (`model-server-<i>`,
+ * selecting the pod it labelled faultline.io/replica=<i>), so the gateway balances, retries and
+ * ejects per replica and a fault can name one replica's link, exactly as on local.
  */
-export const PROXIED_LINKS = {
-  'gateway->model-server': { port: 18000, upstream: 'model-server' },
-  'model-server->feature-server': { port: 18001, upstream: 'feature-server' },
-  'model-server->registry': { port: 18002, upstream: 'registry' },
-} as const;
-export type ProxiedLink = keyof typeof PROXIED_LINKS;
+export function kubeLinks(replicas: number): KubeLink[] {
+  return [
+    { link: 'model-server->feature-server', port: 18001, upstream: 'feature-server' },
+    { link: 'model-server->registry', port: 18002, upstream: 'registry' },
+    ...Array.from({ length: replicas }, (_, i) => ({
+      link: `gateway->model-server-${i}`,
+      port: 18100 + i,
+      upstream: `model-server-${i}`,
+    })),
+  ];
+}
+
+/** Links that get a fault proxy (`all`, or names/families as `--fault-links` takes them). */
+export function proxiedLinks(selection: 'all' | readonly string[], replicas: number): KubeLink[] {
+  return kubeLinks(replicas).filter(
+    (l) => selection === 'all' || selection.some((s) => selectsLink(s, l.link)),
+  );
+}
 
 export interface RenderOptions {
   namespace: string;
@@ -55,13 +80,6 @@ interface Kustomization {
     options?: { labels?: Record<string, string> };
   }[];
   images?: { name: string; newName?: string; newTag?: string }[];
-}
-
-/** Links that get a fault proxy: a selection naming one replica's link selects the shared one. */
-export function proxiedLinks(selection: 'all' | readonly string[]): ProxiedLink[] {
-  const all = Object.keys(PROXIED_LINKS) as ProxiedLink[];
-  if (selection === 'all') return all;
-  return all.filter((l) => selection.some((s) => selectsLink(s, l) || selectsLink(l, s)));
 }
 
 /** `FAULTLINE_KUBE_IMAGES="faultline/pipeline=reg.example/fl/pipeline:1.2,redis=redis:7.2"`. */
@@ -96,10 +114,23 @@ export function renderPipeline(o: RenderOptions, dir = manifestsDir()): Obj[] {
   for (const i of kust.images ?? []) images.set(i.name, `${i.newName ?? i.name}:${i.newTag ?? 'latest'}`);
   for (const [k, v] of Object.entries(o.images ?? {})) images.set(k, v);
 
-  const proxied = new Set(proxiedLinks(o.faultLinks));
+  const proxied = proxiedLinks(o.faultLinks, o.replicas);
   // A link without a proxy dials its upstream Service directly.
-  const linkUrl = (l: ProxiedLink) =>
-    proxied.has(l) ? `http://toxiproxy:${PROXIED_LINKS[l].port}` : `http://${PROXIED_LINKS[l].upstream}:8080`;
+  const linkUrl = (link: string) => {
+    const p = proxied.find((l) => l.link === link);
+    if (p) return `http://toxiproxy:${p.port}`;
+    return `http://${kubeLinks(o.replicas).find((l) => l.link === link)!.upstream}:8080`;
+  };
+  const replicaNames = Array.from({ length: o.replicas }, (_, i) => `model-server-${i}`);
+  const modelService = objects.find((x) => x.kind === 'Service' && x.metadata?.name === 'model-server');
+  for (const name of replicaNames) {
+    if (!modelService)
+      throw new Error('deploy/kubernetes: no model-server Service to derive replica Services from');
+    const svc = structuredClone(modelService);
+    svc.metadata = { ...svc.metadata, name };
+    svc.spec.selector = { ...svc.spec.selector, [REPLICA_LABEL]: name.slice('model-server-'.length) };
+    objects.push(svc);
+  }
 
   for (const obj of objects) {
     obj.metadata = { ...obj.metadata, namespace: o.namespace };
@@ -124,7 +155,41 @@ export function renderPipeline(o: RenderOptions, dir = manifestsDir()): Obj[] {
       setEnv(c, 'FEATURE_SERVER_URL', linkUrl('model-server->feature-server'));
     }
     if (obj.kind === 'Deployment' && name === 'gateway')
-      setEnv(tpl.spec.containers[0], 'UPSTREAMS', linkUrl('gateway->model-server'));
+      setEnv(
+        tpl.spec.containers[0],
+        'UPSTREAMS',
+        replicaNames.map((r) => linkUrl(`gateway->${r}`)).join(','),
+      );
+    if (obj.kind === 'Deployment' && name === 'controller')
+      setEnv(
+        tpl.spec.containers[0],
+        'MODEL_SERVER_URLS',
+        replicaNames.map((r) => `http://${r}:8080`).join(','),
+      );
+    // Toxiproxy: one proxy per proxied link, each on its own port.
+    if (obj.kind === 'ConfigMap' && name === 'toxiproxy-config')
+      obj.data = {
+        'toxiproxy.json': JSON.stringify(
+          proxied.map((l) => ({
+            name: l.link,
+            listen: `0.0.0.0:${l.port}`,
+            upstream: `${l.upstream}:8080`,
+            enabled: true,
+          })),
+          null,
+          2,
+        ),
+      };
+    if (obj.kind === 'Service' && name === 'toxiproxy')
+      obj.spec.ports = [
+        { name: 'api', port: 8474, targetPort: 'api' },
+        ...proxied.map((l) => ({ name: `p${l.port}`, port: l.port, targetPort: l.port })),
+      ];
+    if (obj.kind === 'Deployment' && name === 'toxiproxy')
+      tpl.spec.containers[0].ports = [
+        { name: 'api', containerPort: 8474 },
+        ...proxied.map((l) => ({ name: `p${l.port}`, containerPort: l.port })),
+      ];
     if (obj.kind === 'Job') setEnv(tpl.spec.containers[0], 'SEED', String(o.seed));
   }
   return objects;

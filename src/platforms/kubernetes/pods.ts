@@ -4,7 +4,7 @@
 // Pods keep a stable replica slot (0, 1, …) per service: a replacement takes its predecessor's.
 import * as k8s from '@kubernetes/client-node';
 import type { PlatformEvent } from '../platform.ts';
-import { NAME_LABEL, RUN_LABEL } from './manifests.ts';
+import { NAME_LABEL, REPLICA_LABEL, RUN_LABEL } from './manifests.ts';
 
 export interface TrackedPod {
   name: string;
@@ -46,6 +46,8 @@ export class PodTracker {
   private readonly namespace: string;
   private readonly runId: string;
   private readonly emit: (e: PlatformEvent) => void;
+  /** Called for each pod seen for the first time (the platform labels model-server pods with their slot). */
+  onNew?: (t: TrackedPod, labels: Record<string, string>) => void;
   constructor(kc: k8s.KubeConfig, namespace: string, runId: string, emit: (e: PlatformEvent) => void) {
     this.kc = kc;
     this.namespace = namespace;
@@ -119,7 +121,7 @@ export class PodTracker {
         name,
         service,
         owner,
-        slot: predecessor?.slot ?? this.freeSlot(service),
+        slot: predecessor?.slot ?? this.freeSlot(service, p.metadata?.labels?.[REPLICA_LABEL]),
         phase: p.status?.phase ?? 'Pending',
         ready: false,
         deleting: false,
@@ -129,6 +131,7 @@ export class PodTracker {
         ...(predecessor ? { replaces: predecessor.name } : {}),
       };
       this.pods.set(name, t);
+      this.onNew?.(t, p.metadata?.labels ?? {});
       if (predecessor && SERVING.has(service))
         this.emit({
           type: 'replacement-scheduled',
@@ -204,12 +207,15 @@ export class PodTracker {
     }
   }
 
-  private freeSlot(service: string): number {
+  /** The pod's own label when it has one (a pipeline adopted after a restart of the tracker), else the lowest free. */
+  private freeSlot(service: string, labelled?: string): number {
     const used = new Set(
       [...this.pods.values()].filter((t) => t.service === service && !t.gone).map((t) => t.slot),
     );
     // Slots of gone pods awaiting a replacement stay reserved for it.
     for (const q of this.unreplaced.values()) for (const t of q) if (t.service === service) used.add(t.slot);
+    const own = labelled === undefined ? Number.NaN : Number(labelled);
+    if (Number.isInteger(own) && own >= 0 && !used.has(own)) return own;
     let s = 0;
     while (used.has(s)) s++;
     return s;
