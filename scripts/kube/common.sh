@@ -75,5 +75,17 @@ stop_pid() { # name [timeout_s]: SIGTERM, wait, then SIGKILL; by recorded pid on
   rm -f "$STATE/pids/$1.pid"
 }
 
+# One kube-up/kube-down at a time per state dir: a second caller waits, then finds the cluster up
+# (or down). kube-up's own call of kube-down already holds the lock (FAULTLINE_KUBE_LOCKED).
+lock_state() {
+  [ "${FAULTLINE_KUBE_LOCKED:-}" = "$STATE" ] && return 0
+  exec 9>"$STATE/.lock"
+  if ! flock -n 9; then
+    say "another kube-up/kube-down is running on $STATE: waiting for it"
+    flock 9
+  fi
+  export FAULTLINE_KUBE_LOCKED=$STATE
+}
+
 kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG_OUT" "$@"; }
 ctr_() { ctr -a "$CTR_SOCK" -n k8s.io "$@"; }

@@ -11,6 +11,7 @@ import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededPayload } from '../../src/load/builtin.ts';
+import { LINKS, SERVICES } from '../../src/pipeline/topology.ts';
 import { type ClusterEnv, clusterEnv, renderKustomization, required } from './cluster-env.ts';
 
 const env: ClusterEnv = await clusterEnv();
@@ -43,7 +44,7 @@ describe.skipIf(skip !== undefined && !required())('the reference pipeline on Ku
     const rbac = k8s.loadAllYaml(
       fs.readFileSync('deploy/kubernetes/rbac.yaml', 'utf8').replaceAll('FAULTLINE_NAMESPACE', NS),
     ) as k8s.KubernetesObject[];
-    await applyAll(k8s.KubernetesObjectApi.makeApiClient(admin), rbac);
+    await applyAll(k8s.KubernetesObjectApi.makeApiClient(admin), rbac, NS);
     // Everything after runs as the harness' ServiceAccount: the Role must be enough.
     const token = await adminCore.createNamespacedServiceAccountToken({
       name: 'faultline-harness',
@@ -81,23 +82,29 @@ describe.skipIf(skip !== undefined && !required())('the reference pipeline on Ku
 
       const deployments = objects.filter((o) => o.kind === 'Deployment').map((o) => o.metadata!.name!);
       expect(deployments).toEqual(expect.arrayContaining(['gateway', 'model-server', 'prometheus']));
+      const available = (d: k8s.V1Deployment) =>
+        d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') &&
+        (d.status?.readyReplicas ?? 0) === d.spec?.replicas;
       await waitFor(
         async () => {
           const ds = await Promise.all(
             deployments.map((name) => apps.readNamespacedDeployment({ name, namespace: NS })),
           );
-          return ds.every(
-            (d) =>
-              d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') &&
-              (d.status?.readyReplicas ?? 0) === d.spec?.replicas,
-          );
+          return ds.every(available);
         },
         READY_TIMEOUT_MS,
         'every Deployment Available',
       );
       const availableS = (performance.now() - t0) / 1000;
-      const job = await batch.readNamespacedJob({ name: 'trainer-bootstrap', namespace: NS });
-      expect(job.status?.succeeded).toBe(1);
+      // the model-servers are ready once the champion exists, a moment before the Job is marked complete
+      await waitFor(
+        async () => {
+          const job = await batch.readNamespacedJob({ name: 'trainer-bootstrap', namespace: NS });
+          return job.status?.succeeded === 1;
+        },
+        60_000,
+        'the trainer Job complete',
+      );
       console.log(`[kubernetes] pipeline Available ${availableS.toFixed(1)} s after apply`);
 
       // every object the harness made carries the run label, and `faultline` manages its fields
@@ -127,6 +134,48 @@ describe.skipIf(skip !== undefined && !required())('the reference pipeline on Ku
       expect(['approve', 'review', 'decline']).toContain(body.decision);
     }
     expect(statuses).toEqual([200, 200, 200, 200, 200]);
+  });
+
+  it("has Prometheus scraping every service (each model-server replica) with the runbooks' rules, and Toxiproxy on every link", async () => {
+    const prom = await portForward(
+      harness,
+      NS,
+      await readyPod('app.kubernetes.io/name=prometheus'),
+      9090,
+      forwards,
+    );
+    const get = async (p: string) => {
+      const res = await fetch(`${prom}${p}`, { signal: AbortSignal.timeout(5000) });
+      expect(res.status, p).toBe(200);
+      // biome-ignore lint/suspicious/noExplicitAny: Prometheus API JSON
+      return ((await res.json()) as any).data;
+    };
+    let up: { job: string; value: string }[] = [];
+    await waitFor(
+      async () => {
+        const data = await get(`/api/v1/query?query=${encodeURIComponent('up')}`);
+        // biome-ignore lint/suspicious/noExplicitAny: Prometheus API JSON
+        up = data.result.map((r: any) => ({ job: r.metric.job, value: r.value[1] }));
+        return up.filter((u) => u.value === '1').length === SERVICES.length + 1;
+      },
+      30_000,
+      'every scrape target up',
+    );
+    expect(up.filter((u) => u.job === 'model-server')).toHaveLength(2);
+    const rules = await get('/api/v1/rules');
+    // biome-ignore lint/suspicious/noExplicitAny: Prometheus API JSON
+    const alerts = rules.groups.flatMap((g: any) => g.rules.map((r: any) => r.name));
+    expect(alerts).toEqual(expect.arrayContaining(['ModelServerReplicaDown', 'FeatureStoreDown']));
+
+    const tp = await portForward(
+      harness,
+      NS,
+      await readyPod('app.kubernetes.io/name=toxiproxy'),
+      8474,
+      forwards,
+    );
+    const proxies = (await (await fetch(`${tp}/proxies`)).json()) as Record<string, { enabled: boolean }>;
+    expect(Object.keys(proxies).sort()).toEqual([...LINKS].sort());
   });
 
   it('replaces a deleted model-server pod with a Ready one', async () => {
@@ -195,10 +244,9 @@ function withRun<T extends k8s.KubernetesObject>(o: T, run: string): T {
 }
 
 /** Server-side apply, field manager `faultline`, in order. */
-async function applyAll(api: k8s.KubernetesObjectApi, objects: k8s.KubernetesObject[], namespace?: string) {
+async function applyAll(api: k8s.KubernetesObjectApi, objects: k8s.KubernetesObject[], namespace: string) {
   for (const o of objects) {
-    if (namespace) o.metadata = { ...o.metadata, namespace };
-    else o.metadata = { ...o.metadata, namespace: o.metadata?.namespace };
+    o.metadata = { ...o.metadata, namespace };
     await api.patch(o, undefined, undefined, 'faultline', true, k8s.PatchStrategy.ServerSideApply);
   }
 }
