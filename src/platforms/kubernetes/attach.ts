@@ -10,6 +10,8 @@ import { NAME_LABEL, RUN_LABEL } from './manifests.ts';
 export async function attachKubernetes(record: AttachRecord): Promise<AttachedPlatform> {
   const data = record.data as KubeData;
   const cluster = () => new Cluster(loadKubeConfig(data), data.namespace);
+  // The pipeline's pods and Deployments: the run's label, or (attach mode) the user's pipeline.
+  const selector = data.selector ?? `${RUN_LABEL}=${record.runId}`;
   return {
     record,
     endpoints: data.endpoints ? { ...data.endpoints, adminToken: data.adminToken } : undefined,
@@ -20,9 +22,9 @@ export async function attachKubernetes(record: AttachRecord): Promise<AttachedPl
       const c = cluster();
       await c.scale(service, replicas);
       const deadline = Date.now() + 120_000;
-      while (!(await c.deploymentsReady(record.runId, [service]))) {
+      while (!(await c.deploymentsReady(selector, [service]))) {
         if (Date.now() > deadline)
-          return `${service} scaled back to ${replicas} but not Ready within 120 s:\n${await c.diagnose(record.runId)}`;
+          return `${service} scaled back to ${replicas} but not Ready within 120 s:\n${await c.diagnose(selector)}`;
         await sleep(500);
       }
       return `scaled ${service} back to ${replicas} replicas (Ready)`;
@@ -30,7 +32,7 @@ export async function attachKubernetes(record: AttachRecord): Promise<AttachedPl
     async status() {
       const pods = await cluster().core.listNamespacedPod({
         namespace: data.namespace,
-        labelSelector: `${RUN_LABEL}=${record.runId}`,
+        labelSelector: selector,
       });
       return pods.items.map((p) => ({
         name: `${p.metadata?.labels?.[NAME_LABEL] ?? '?'} (${p.metadata?.name})`,
@@ -47,7 +49,8 @@ export async function attachKubernetes(record: AttachRecord): Promise<AttachedPl
         await waitGone([record.ownerPid], 30_000);
         removed.push(`owner ${record.ownerPid}`);
       }
-      // Whatever the owner left (all of it after a kill -9), by run label only.
+      // Whatever the owner left (all of it after a kill -9), by run label only: in attach mode that
+      // is the Jobs it ran, never the pipeline it attached to.
       removed.push(
         ...(await cluster().removeRun(record.runId, { namespaceCreated: !!data.namespaceCreated })),
       );

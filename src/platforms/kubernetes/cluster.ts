@@ -3,7 +3,7 @@
 // by the started platform and by attach (cleanup after the owner died).
 import * as k8s from '@kubernetes/client-node';
 import { UsageError } from '../../cli/exit.ts';
-import { CHAOS_LABEL, FIELD_MANAGER, NAME_LABEL, RUN_LABEL } from './manifests.ts';
+import { CHAOS_LABEL, FIELD_MANAGER, RUN_LABEL } from './manifests.ts';
 
 /** Where the cluster is: FAULTLINE_KUBECONFIG (else KUBECONFIG / ~/.kube/config), FAULTLINE_KUBE_CONTEXT. */
 export interface ClusterRef {
@@ -50,7 +50,10 @@ export class Cluster {
    * The safety guard: chaos only in a namespace labelled faultline.io/chaos=allowed. A missing
    * namespace is created with the label (and the run label: teardown then deletes it).
    */
-  async claimNamespace(runId: string): Promise<{ created: boolean }> {
+  async claimNamespace(
+    runId: string,
+    opts: { create: boolean } = { create: true },
+  ): Promise<{ created: boolean }> {
     const ns = this.namespace;
     if (/^kube-/.test(ns) || ns === 'default')
       throw new UsageError(
@@ -69,6 +72,7 @@ export class Cluster {
     } catch (e) {
       if (statusOf(e) !== 404) throw e;
     }
+    if (!opts.create) throw new UsageError(`kubernetes: namespace "${ns}" does not exist`);
     await this.core.createNamespace({
       body: {
         metadata: {
@@ -129,12 +133,9 @@ export class Cluster {
     return d.spec?.replicas ?? 1;
   }
 
-  /** Every Deployment of the run has its replicas Ready (and updated). */
-  async deploymentsReady(runId: string, names?: readonly string[]): Promise<boolean> {
-    const deps = await this.apps.listNamespacedDeployment({
-      namespace: this.namespace,
-      labelSelector: `${RUN_LABEL}=${runId}`,
-    });
+  /** Every Deployment the selector picks (the run's: `faultline.io/run=<id>`) has its replicas Ready. */
+  async deploymentsReady(labelSelector: string, names?: readonly string[]): Promise<boolean> {
+    const deps = await this.apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector });
     const relevant = deps.items.filter((d) => !names || names.includes(d.metadata?.name ?? ''));
     if (names && relevant.length < names.length) return false;
     return relevant.every((d) => {
@@ -150,11 +151,8 @@ export class Cluster {
   }
 
   /** Why the run's pods are not ready: pod, phase, container reasons, the last probe failure. */
-  async diagnose(runId: string): Promise<string> {
-    const pods = await this.core.listNamespacedPod({
-      namespace: this.namespace,
-      labelSelector: `${RUN_LABEL}=${runId}`,
-    });
+  async diagnose(labelSelector: string): Promise<string> {
+    const pods = await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector });
     const events = await this.core
       .listNamespacedEvent({ namespace: this.namespace })
       .then((l) => l.items)
@@ -248,9 +246,6 @@ export class Cluster {
     return removed;
   }
 }
-
-export const serviceSelector = (service: string, runId: string) =>
-  `${NAME_LABEL}=${service},${RUN_LABEL}=${runId}`;
 
 /** HTTP status of an API error (ApiException.code), if any. */
 export function statusOf(e: unknown): number | undefined {

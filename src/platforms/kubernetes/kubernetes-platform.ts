@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { UsageError } from '../../cli/exit.ts';
 import { nowMs } from '../../load/clock.ts';
 import type { Mechanism } from '../../pipeline/common/config.ts';
 import { pollReady } from '../../pipeline/common/ready.ts';
@@ -48,6 +49,10 @@ export interface KubeData extends ClusterRef {
   endpoints?: PipelineEndpoints;
   /** Replicas of Deployments an outage scaled to zero: what startService (and cleanup) scales back to. */
   scaled: Record<string, number>;
+  /** The pipeline's pods and Deployments: the run label, or (attach mode) the user's pipeline. */
+  selector: string;
+  /** Attach mode: a pipeline already deployed; nothing is applied, and only this run's Jobs are deleted. */
+  attached: boolean;
   [k: string]: unknown;
 }
 
@@ -95,6 +100,13 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
       readyTimeoutMs: Number(process.env.FAULTLINE_KUBE_READY_TIMEOUT_MS ?? 180_000),
     };
     const runId = newRunId();
+    // Attach mode (FAULTLINE_KUBE_ATTACH=1): faults against a pipeline already deployed in
+    // FAULTLINE_KUBE_NAMESPACE, found by FAULTLINE_KUBE_SELECTOR (default: the shipped manifests' label).
+    const attached = process.env.FAULTLINE_KUBE_ATTACH === '1';
+    if (attached && !process.env.FAULTLINE_KUBE_NAMESPACE)
+      throw new UsageError(
+        'kubernetes: attach mode needs the namespace of the pipeline (FAULTLINE_KUBE_NAMESPACE)',
+      );
     const stateDir = path.resolve(
       options.stateDir ?? fs.mkdtempSync(path.resolve('.faultline', 'pipeline-')),
     );
@@ -104,6 +116,10 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
       namespaceCreated: false,
       adminToken: randomBytes(16).toString('hex'),
       scaled: {},
+      selector: attached
+        ? process.env.FAULTLINE_KUBE_SELECTOR || 'app.kubernetes.io/part-of=faultline'
+        : `${RUN_LABEL}=${runId}`,
+      attached,
     };
     this.record = {
       platform: 'kubernetes',
@@ -138,17 +154,19 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
     const cluster = new Cluster(loadKubeConfig(this.data), this.namespace);
     this.cluster = cluster;
     fs.mkdirSync(this.record.stateDir, { recursive: true });
-    const { created } = await cluster.claimNamespace(runId);
+    const { created } = await cluster.claimNamespace(runId, { create: !this.data.attached });
     this.data.namespaceCreated = created;
+    if (this.data.attached) this.data.adminToken = await this.readAdminToken(cluster);
     // From here on there is something to clean up.
     recordActive(this.record);
     try {
-      await cluster.assertNoOtherRun(runId);
-      this.tracker = new PodTracker(cluster.kc, this.namespace, runId, (e) => this.emit(e));
+      if (!this.data.attached) await cluster.assertNoOtherRun(runId);
+      this.tracker = new PodTracker(cluster.kc, this.namespace, this.data.selector, (e) => this.emit(e));
       // Each model-server pod gets its slot as a label: the `model-server-<i>` Service selects it,
       // so a replacement (which takes its predecessor's slot) is reached at the same address.
       this.tracker.onNew = (t, labels) => {
-        if (t.service !== 'model-server' || labels[REPLICA_LABEL] === String(t.slot)) return;
+        if (this.data.attached || t.service !== 'model-server' || labels[REPLICA_LABEL] === String(t.slot))
+          return;
         void cluster.core
           .patchNamespacedPod(
             {
@@ -172,7 +190,16 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
         images: parseImageOverrides(process.env.FAULTLINE_KUBE_IMAGES),
       });
       this.jobTemplate = structuredClone(objects.find((o) => o.kind === 'Job')) as k8s.V1Job | undefined;
-      await cluster.apply(objects);
+      if (this.data.attached) {
+        // The trainer runs with the deployed pipeline's own image.
+        const reg = await cluster.apps.readNamespacedDeployment({
+          name: 'registry',
+          namespace: this.namespace,
+        });
+        const image = reg.spec?.template.spec?.containers[0]?.image;
+        const c = this.jobTemplate?.spec?.template.spec?.containers[0];
+        if (c && image) c.image = image;
+      } else await cluster.apply(objects);
       await this.awaitReady();
 
       const ip = async (svc: string) => {
@@ -189,13 +216,16 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
         registry: await url('registry'),
         featureServer: await url('feature-server'),
         controller: await url('controller'),
-        modelServers: await Promise.all(
-          Array.from({ length: this.opts.replicas }, (_, i) => url(`model-server-${i}`)),
-        ),
+        // Attach mode: the deployed pipeline's pods (no per-replica Services there).
+        modelServers: this.data.attached
+          ? this.tracker.of('model-server').map((p) => `http://${p.ip}:${PORT}`)
+          : await Promise.all(Array.from({ length: this.opts.replicas }, (_, i) => url(`model-server-${i}`))),
         toxiproxy: await url('toxiproxy', 8474),
         links: proxiedLinks(this.opts.faultLinks, this.opts.replicas).map((l) => l.link),
         adminToken: this.data.adminToken,
       };
+      // Attach mode: the links are the proxies the deployed Toxiproxy has.
+      if (this.data.attached) this.ep.links = await toxiproxyLinks(this.ep.toxiproxy);
       for (const u of [this.ep.gateway, ...this.ep.modelServers]) await this.assertReachable(u);
       this.tracker.live = true;
       this.data.endpoints = this.ep;
@@ -211,7 +241,7 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
   private async awaitReady(): Promise<void> {
     const cluster = this.cluster!;
     const deadline = Date.now() + this.opts.readyTimeoutMs;
-    let jobDone = false;
+    let jobDone = this.data.attached;
     while (Date.now() < deadline) {
       if (this.stopped) throw new Error('platform stopped while waiting for readiness');
       if (!jobDone && this.jobTemplate) {
@@ -226,12 +256,12 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
           );
         jobDone = (job.status?.succeeded ?? 0) >= 1;
       } else jobDone = true;
-      if (jobDone && (await cluster.deploymentsReady(this.record.runId))) return;
+      if (jobDone && (await cluster.deploymentsReady(this.data.selector))) return;
       await sleep(500);
     }
     throw new Error(
       `kubernetes: the pipeline in namespace ${this.namespace} was not ready within ${this.opts.readyTimeoutMs} ms` +
-        `${jobDone ? '' : ' (the bootstrap trainer Job had not completed)'}; not ready:\n${await cluster.diagnose(this.record.runId)}`,
+        `${jobDone ? '' : ' (the bootstrap trainer Job had not completed)'}; not ready:\n${await cluster.diagnose(this.data.selector)}`,
     );
   }
 
@@ -337,7 +367,7 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
     this.requireTracker().stopping.delete(service);
     await cluster.scale(service, replicas);
     await this.waitUntil(
-      () => cluster.deploymentsReady(this.record.runId, [service]),
+      () => cluster.deploymentsReady(this.data.selector, [service]),
       this.opts.readyTimeoutMs,
       `${service} Ready again`,
     );
@@ -469,11 +499,28 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
     this.stopping ??= (async () => {
       this.stopped = true;
       this.tracker?.stop();
+      // Attach mode: a Deployment still scaled down by this run goes back (the runner reverts its
+      // outages first; this covers a start or revert that failed half-way).
+      if (this.cluster && this.data.attached)
+        for (const [svc, n] of Object.entries(this.data.scaled))
+          await this.cluster.scale(svc, n).catch(() => undefined);
+      // Only objects with this run's label: in attach mode, just the Jobs it ran.
       if (this.cluster)
         await this.cluster.removeRun(this.record.runId, { namespaceCreated: this.data.namespaceCreated });
       forgetActive(this.record);
     })();
     return this.stopping;
+  }
+
+  /** Attach mode: the deployed pipeline's admin token, from its `faultline-admin` Secret. */
+  private async readAdminToken(cluster: Cluster): Promise<string> {
+    const secret = await cluster.core.readNamespacedSecret({
+      name: 'faultline-admin',
+      namespace: this.namespace,
+    });
+    const b64 = secret.data?.ADMIN_TOKEN;
+    if (!b64) throw new Error(`kubernetes: Secret faultline-admin in ${this.namespace} has no ADMIN_TOKEN`);
+    return Buffer.from(b64, 'base64').toString('utf8');
   }
 
   private serviceUrl(service: ServiceName): string {
@@ -503,7 +550,7 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
       if (await ok()) return;
       await sleep(200);
     }
-    const why = this.cluster ? `\n${await this.cluster.diagnose(this.record.runId).catch(() => '')}` : '';
+    const why = this.cluster ? `\n${await this.cluster.diagnose(this.data.selector).catch(() => '')}` : '';
     throw new Error(`kubernetes: ${what}: not reached within ${timeoutMs} ms${why}`);
   }
 
@@ -526,4 +573,10 @@ function isTrainerLogLine(line: string): boolean {
   } catch {
     return false;
   }
+}
+
+async function toxiproxyLinks(api: string): Promise<string[]> {
+  const res = await fetch(`${api}/proxies`, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`kubernetes: Toxiproxy at ${api} answered HTTP ${res.status}`);
+  return Object.keys((await res.json()) as Record<string, unknown>).sort();
 }

@@ -4,7 +4,7 @@
 // Pods keep a stable replica slot (0, 1, …) per service: a replacement takes its predecessor's.
 import * as k8s from '@kubernetes/client-node';
 import type { PlatformEvent } from '../platform.ts';
-import { NAME_LABEL, REPLICA_LABEL, RUN_LABEL } from './manifests.ts';
+import { NAME_LABEL, REPLICA_LABEL } from './manifests.ts';
 
 export interface TrackedPod {
   name: string;
@@ -44,14 +44,14 @@ export class PodTracker {
 
   private readonly kc: k8s.KubeConfig;
   private readonly namespace: string;
-  private readonly runId: string;
+  private readonly selector: string;
   private readonly emit: (e: PlatformEvent) => void;
   /** Called for each pod seen for the first time (the platform labels model-server pods with their slot). */
   onNew?: (t: TrackedPod, labels: Record<string, string>) => void;
-  constructor(kc: k8s.KubeConfig, namespace: string, runId: string, emit: (e: PlatformEvent) => void) {
+  constructor(kc: k8s.KubeConfig, namespace: string, selector: string, emit: (e: PlatformEvent) => void) {
     this.kc = kc;
     this.namespace = namespace;
-    this.runId = runId;
+    this.selector = selector;
     this.emit = emit;
   }
 
@@ -66,7 +66,7 @@ export class PodTracker {
     const core = this.kc.makeApiClient(k8s.CoreV1Api);
     const list = await core.listNamespacedPod({
       namespace: this.namespace,
-      labelSelector: `${RUN_LABEL}=${this.runId}`,
+      labelSelector: this.selector,
     });
     const names = new Set<string>();
     for (const p of list.items) {
@@ -78,7 +78,7 @@ export class PodTracker {
     const rv = list.metadata?.resourceVersion;
     this.abort = await new k8s.Watch(this.kc).watch(
       `/api/v1/namespaces/${this.namespace}/pods`,
-      { labelSelector: `${RUN_LABEL}=${this.runId}`, resourceVersion: rv, allowWatchBookmarks: true },
+      { labelSelector: this.selector, resourceVersion: rv, allowWatchBookmarks: true },
       (type, obj: k8s.V1Pod) => {
         if (type === 'DELETED') {
           const t = this.pods.get(obj.metadata?.name ?? '');
