@@ -12,8 +12,12 @@ KUBECTL=$KBIN/kubectl
 
 # State: PKI, configs, pids, logs, etcd data, containerd's store, kubelet's root.
 STATE=${KUBE_STATE_ARG:-${FAULTLINE_KUBE_STATE:-$CACHE/kube-cluster}}
-STATE=$(mkdir -p "$STATE" && cd "$STATE" && pwd)
+STATE=$(mkdir -p "$STATE" && realpath "$STATE")
 KUBECONFIG_OUT=$STATE/admin.kubeconfig
+# "The" local cluster's kubeconfig is named here, for the default state dir only (another state dir
+# is another cluster: its users are told its kubeconfig)
+POINTER=$CACHE/kube-cluster.kubeconfig-path
+[ "$STATE" = "$(realpath -m "$CACHE/kube-cluster")" ] || POINTER=
 
 # Addresses. The node IP sits on a port-less bridge: kubelet needs a non-loopback address, and a
 # bridge without ports reaches nothing. Pods get 10.244.0.0/24 on their own bridge; services 10.96/16.
@@ -26,7 +30,10 @@ CLUSTER_CIDR=10.244.0.0/16
 SERVICE_CIDR=10.96.0.0/16
 APISERVER_SVC_IP=10.96.0.1
 DNS_IP=10.96.0.10
-CTR_DIR=/run/fl-containerd
+# Two clusters on one host (e.g. one per network namespace) need their own containerd run dir and
+# kubelet cgroup root; the defaults suit the usual one.
+CTR_DIR=${FAULTLINE_KUBE_RUN_DIR:-/run/fl-containerd}
+CGROUP_ROOT=${FAULTLINE_KUBE_CGROUP_ROOT:-/}
 CTR_SOCK=$CTR_DIR/containerd.sock
 CNI_BIN_DIR=${CNI_BIN_DIR:-/usr/lib/cni}
 # Ports the control plane binds on 127.0.0.1 (kubelet on the node IP): refused if taken by another.
@@ -50,7 +57,14 @@ die() {
 
 # A pid file holds "<pid> <start time>": the start time (field 22 of /proc/<pid>/stat) guards
 # against signalling a recycled pid that now belongs to someone else.
-starttime() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
+# A zombie (exited, not yet reaped by init) counts as gone.
+starttime() {
+  local st
+  st=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  st=${st##*) } # fields after "(comm)", which may hold spaces: state is then field 1, start time 20
+  set -- $st
+  [ "$1" = Z ] || echo "${20}"
+}
 pid_of() { # name -> pid if that very process is still alive
   local f=$STATE/pids/$1.pid pid st
   [ -f "$f" ] || return 1
@@ -59,7 +73,7 @@ pid_of() { # name -> pid if that very process is still alive
 }
 record_pid() { mkdir -p "$STATE/pids" && echo "$2 $(starttime "$2")" >"$STATE/pids/$1.pid"; }
 stop_pid() { # name [timeout_s]: SIGTERM, wait, then SIGKILL; by recorded pid only
-  local pid i
+  local pid i t=$SECONDS
   if pid=$(pid_of "$1"); then
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < ${2:-10} * 10; i++)); do
@@ -71,6 +85,7 @@ stop_pid() { # name [timeout_s]: SIGTERM, wait, then SIGKILL; by recorded pid on
       kill -KILL "$pid" 2>/dev/null || true
       sleep 0.2
     fi
+    [ $((SECONDS - t)) -lt 2 ] || say "$1 took $((SECONDS - t))s to stop"
   fi
   rm -f "$STATE/pids/$1.pid"
 }
