@@ -7,8 +7,10 @@ import { describe, it } from 'vitest';
 
 // Testcontainers finds the host of mapped ports by inspecting the engine, and where it believes it
 // runs inside a container (this VM has /.dockerenv) it starts an `alpine` container to look: an image
-// no registry here can supply. Published ports listen on the host's loopback, so say so.
-process.env.TESTCONTAINERS_HOST_OVERRIDE ??= '127.0.0.1';
+// no registry here can supply. A local engine publishes ports on the host's loopback, so say so
+// (an engine reached over TCP publishes them on its own host, which Testcontainers finds itself).
+const dockerHost = process.env.DOCKER_HOST ?? '';
+if (!dockerHost || dockerHost.startsWith('unix:')) process.env.TESTCONTAINERS_HOST_OVERRIDE ??= '127.0.0.1';
 // Ryuk, Testcontainers' reaper, is an image no registry here can supply either; containers are
 // removed by the tests themselves (and by Faultline's label cleanup for the platform's runs).
 process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';

@@ -3,6 +3,7 @@
 // Kubernetes and Testcontainers clients, Playwright): about a sixth of `npm ci --omit=dev`.
 // scripts/build-images calls assemblePipelineContext() to lay out the Docker build context; it runs no
 // network (the packages come from a production install the script staged on the host).
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { isBuiltin } from 'node:module';
 import path from 'node:path';
@@ -102,6 +103,32 @@ export function pipelineClosure(root: string): PipelineClosure {
   };
 }
 
+/** The image's package.json: what Node needs (the module type) and what names the image. */
+function manifest(root: string): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const m = { name: pkg.name, version: pkg.version, private: true, type: pkg.type, license: pkg.license };
+  return `${JSON.stringify(m, null, 2)}\n`;
+}
+
+/**
+ * A hash of everything the build context is made of, without making it: the closure's source files
+ * (names and contents), its package paths, package-lock.json (whose integrity hashes fix every
+ * package's contents) and the manifest. Equal hashes, equal contexts: scripts/build-images skips
+ * assembling and building when the image already carries it.
+ */
+export function pipelineInputsHash(root: string): string {
+  const closure = pipelineClosure(root);
+  const h = createHash('sha256');
+  for (const f of closure.files)
+    h.update(`${f}\0`)
+      .update(fs.readFileSync(path.join(root, f)))
+      .update('\0');
+  h.update(closure.packages.join('\n')).update('\0');
+  h.update(fs.readFileSync(path.join(root, 'package-lock.json'))).update('\0');
+  h.update(manifest(root));
+  return h.digest('hex').slice(0, 32);
+}
+
 /**
  * Lays out the pipeline image's build context in `out` (emptied first): `app/package.json` (name,
  * version and module type only), `app/src/…` and `app/node_modules/…` copied from `stagedRoot`, a
@@ -123,14 +150,6 @@ export function assemblePipelineContext(root: string, stagedRoot: string, out: s
       filter: (s) => s !== nested,
     });
   }
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  const manifest = {
-    name: pkg.name,
-    version: pkg.version,
-    private: true,
-    type: pkg.type,
-    license: pkg.license,
-  };
-  fs.writeFileSync(path.join(app, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  fs.writeFileSync(path.join(app, 'package.json'), manifest(root));
   return closure;
 }
