@@ -2,7 +2,7 @@
 // cluster, namespace and run id are in the record, so this works after the owner died with SIGKILL.
 // Endpoints are ClusterIPs (see kubernetes-platform.ts): they outlive the owner.
 import { forgetActive, isAlive, waitGone } from '../active.ts';
-import type { AttachedPlatform, AttachRecord, ServiceName } from '../platform.ts';
+import { type AttachedPlatform, type AttachRecord, SERVICES, type ServiceName } from '../platform.ts';
 import { Cluster, loadKubeConfig, sleep } from './cluster.ts';
 import type { KubeData } from './kubernetes-platform.ts';
 import { NAME_LABEL, RUN_LABEL } from './manifests.ts';
@@ -34,12 +34,15 @@ export async function attachKubernetes(record: AttachRecord): Promise<AttachedPl
         namespace: data.namespace,
         labelSelector: selector,
       });
-      return pods.items.map((p) => ({
-        name: `${p.metadata?.labels?.[NAME_LABEL] ?? '?'} (${p.metadata?.name})`,
-        state: p.metadata?.deletionTimestamp ? 'terminating' : (p.status?.phase ?? '?').toLowerCase(),
-        restarts: (p.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0),
-        url: `http://${p.status?.podIP}:8080`,
-      }));
+      // The pipeline's own services (Redis, Toxiproxy, Prometheus and jobs answer no /readyz).
+      return pods.items
+        .filter((p) => (SERVICES as readonly string[]).includes(p.metadata?.labels?.[NAME_LABEL] ?? ''))
+        .map((p) => ({
+          name: p.metadata?.name ?? '?',
+          state: p.metadata?.deletionTimestamp ? 'terminating' : (p.status?.phase ?? '?').toLowerCase(),
+          restarts: (p.status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0),
+          url: `http://${p.status?.podIP}:8080`,
+        }));
     },
     async teardown() {
       const removed: string[] = [];
