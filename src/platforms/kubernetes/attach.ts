@@ -4,6 +4,7 @@
 import { forgetActive, isAlive, waitGone } from '../active.ts';
 import { type AttachedPlatform, type AttachRecord, SERVICES, type ServiceName } from '../platform.ts';
 import { Cluster, loadKubeConfig, sleep } from './cluster.ts';
+import { Forwards } from './forward.ts';
 import type { KubeData } from './kubernetes-platform.ts';
 import { NAME_LABEL, RUN_LABEL } from './manifests.ts';
 
@@ -12,9 +13,29 @@ export async function attachKubernetes(record: AttachRecord): Promise<AttachedPl
   const cluster = () => new Cluster(loadKubeConfig(data), data.namespace);
   // The pipeline's pods and Deployments: the run's label, or (attach mode) the user's pipeline.
   const selector = data.selector ?? `${RUN_LABEL}=${record.runId}`;
+  // Port-forward access: the owner's tunnels died with it; this process opens its own.
+  const forwards =
+    data.access === 'port-forward' && data.endpoints
+      ? new Forwards(loadKubeConfig(data), data.namespace)
+      : undefined;
+  let endpoints = data.endpoints ? { ...data.endpoints, adminToken: data.adminToken } : undefined;
+  if (forwards && endpoints) {
+    const svc = (name: string, port = 8080) => forwards.service(name, port);
+    endpoints = {
+      ...endpoints,
+      gateway: await svc('gateway'),
+      registry: await svc('registry'),
+      featureServer: await svc('feature-server'),
+      controller: await svc('controller'),
+      toxiproxy: await svc('toxiproxy', 8474),
+      modelServers: data.attached
+        ? []
+        : await Promise.all(endpoints.modelServers.map((_, i) => svc(`model-server-${i}`))),
+    };
+  }
   return {
     record,
-    endpoints: data.endpoints ? { ...data.endpoints, adminToken: data.adminToken } : undefined,
+    endpoints,
     ownerAlive: () => isAlive(record.ownerPid),
     async startService(service: ServiceName) {
       const replicas = data.scaled?.[service];
@@ -57,6 +78,7 @@ export async function attachKubernetes(record: AttachRecord): Promise<AttachedPl
       removed.push(
         ...(await cluster().removeRun(record.runId, { namespaceCreated: !!data.namespaceCreated })),
       );
+      forwards?.close();
       forgetActive(record);
       return { removed };
     },

@@ -31,6 +31,7 @@ import type {
   StartedPlatform,
 } from '../platform.ts';
 import { Cluster, type ClusterRef, clusterRefFromEnv, loadKubeConfig, sleep, statusOf } from './cluster.ts';
+import { Forwards } from './forward.ts';
 import {
   parseImageOverrides,
   proxiedLinks,
@@ -39,7 +40,7 @@ import {
   renderPipeline,
   setEnv,
 } from './manifests.ts';
-import { PodTracker } from './pods.ts';
+import { PodTracker, type TrackedPod } from './pods.ts';
 
 /** What a Kubernetes pipeline keeps in its attach record (owner-only file, never the report folder). */
 export interface KubeData extends ClusterRef {
@@ -53,6 +54,8 @@ export interface KubeData extends ClusterRef {
   selector: string;
   /** Attach mode: a pipeline already deployed; nothing is applied, and only this run's Jobs are deleted. */
   attached: boolean;
+  /** How the runner reaches the pipeline: ClusterIPs and pod IPs, or port-forwards (forward.ts). */
+  access: 'cluster-ip' | 'port-forward';
   [k: string]: unknown;
 }
 
@@ -76,6 +79,7 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
   };
   private cluster?: Cluster;
   private tracker?: PodTracker;
+  private forwards?: Forwards;
   private listeners: ((e: PlatformEvent) => void)[] = [];
   private ep?: PipelineEndpoints;
   private modelServiceUrl?: string;
@@ -120,6 +124,7 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
         ? process.env.FAULTLINE_KUBE_SELECTOR || 'app.kubernetes.io/part-of=faultline'
         : `${RUN_LABEL}=${runId}`,
       attached,
+      access: process.env.FAULTLINE_KUBE_ACCESS === 'port-forward' ? 'port-forward' : 'cluster-ip',
     };
     this.record = {
       platform: 'kubernetes',
@@ -209,7 +214,24 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
           throw new Error(`kubernetes: Service ${svc} has no ClusterIP`);
         return clusterIP;
       };
-      const url = async (svc: string, port = PORT) => `http://${await ip(svc)}:${port}`;
+      const tracker = this.tracker;
+      if (this.data.access === 'port-forward') {
+        const forwards = new Forwards(cluster.kc, this.namespace);
+        this.forwards = forwards;
+        tracker.onGone = (t) => forwards.dropPod(t.name);
+      }
+      // A Ready pod behind a Service, from the watch: `model-server-<i>` is the pod in slot i.
+      const readyPod = (svc: string) => () => {
+        const m = /^model-server-(\d+)$/.exec(svc);
+        const pods = tracker
+          .of(m ? 'model-server' : svc)
+          .filter((p) => p.ready && (!m || p.slot === Number(m[1])));
+        return pods[0]?.name;
+      };
+      const url = async (svc: string, port = PORT) =>
+        this.forwards
+          ? await this.forwards.service(svc, port, readyPod(svc))
+          : `http://${await ip(svc)}:${port}`;
       this.modelServiceUrl = await url('model-server');
       this.ep = {
         gateway: await url('gateway'),
@@ -218,7 +240,7 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
         controller: await url('controller'),
         // Attach mode: the deployed pipeline's pods (no per-replica Services there).
         modelServers: this.data.attached
-          ? this.tracker.of('model-server').map((p) => `http://${p.ip}:${PORT}`)
+          ? await Promise.all(this.tracker.of('model-server').map((p) => this.podUrl(p)))
           : await Promise.all(Array.from({ length: this.opts.replicas }, (_, i) => url(`model-server-${i}`))),
         toxiproxy: await url('toxiproxy', 8474),
         links: proxiedLinks(this.opts.faultLinks, this.opts.replicas).map((l) => l.link),
@@ -476,23 +498,28 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
   metrics(): MetricsSource {
     const tracker = this.requireTracker();
     const services: ServiceName[] = ['gateway', 'model-server', 'feature-server', 'controller', 'registry'];
-    const direct = directMetrics(() =>
-      services.flatMap((s) =>
-        tracker
-          .of(s)
-          .filter((p) => p.ip && p.phase === 'Running')
-          .map((p) => ({ service: s, replica: String(p.slot), url: `http://${p.ip}:${PORT}` })),
-      ),
-    );
     return {
       collect: async () => {
-        const samples = await direct.collect();
+        const targets = await Promise.all(
+          services.flatMap((s) =>
+            tracker
+              .of(s)
+              .filter((p) => p.ip && p.phase === 'Running')
+              .map(async (p) => ({ service: s, replica: String(p.slot), url: await this.podUrl(p) })),
+          ),
+        );
+        const samples = await directMetrics(() => targets).collect();
         const missing: MetricsSample[] = services
           .filter((s) => !samples.some((x) => x.service === s))
           .map((s) => ({ service: s, replica: '0', ts: Date.now(), up: false, error: 'no running pod' }));
         return [...samples, ...missing];
       },
     };
+  }
+
+  /** A pod's address: its IP, or a port-forward to it. */
+  private async podUrl(p: TrackedPod): Promise<string> {
+    return this.forwards ? await this.forwards.pod(p.name, PORT) : `http://${p.ip}:${PORT}`;
   }
 
   async stop(): Promise<void> {
@@ -507,6 +534,7 @@ export class KubernetesPlatform implements Platform, StartedPlatform {
       // Only objects with this run's label: in attach mode, just the Jobs it ran.
       if (this.cluster)
         await this.cluster.removeRun(this.record.runId, { namespaceCreated: this.data.namespaceCreated });
+      this.forwards?.close();
       forgetActive(this.record);
     })();
     return this.stopping;

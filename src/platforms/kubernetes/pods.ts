@@ -46,6 +46,8 @@ export class PodTracker {
   private readonly namespace: string;
   private readonly selector: string;
   private readonly emit: (e: PlatformEvent) => void;
+  /** Called when a pod is gone (deleting, deleted or finished). */
+  onGone?: (t: TrackedPod) => void;
   /** Called for each pod seen for the first time (the platform labels model-server pods with their slot). */
   onNew?: (t: TrackedPod, labels: Record<string, string>) => void;
   constructor(kc: k8s.KubeConfig, namespace: string, selector: string, emit: (e: PlatformEvent) => void) {
@@ -198,6 +200,7 @@ export class PodTracker {
     t.gone = true;
     t.ready = false;
     if (details.reason === 'deleted') this.pods.delete(t.name);
+    this.onGone?.(t);
     if (!SERVING.has(t.service)) return;
     this.emit({ type: 'replica-gone', service: t.service, name: t.name, ts_ms: Date.now(), details });
     if (this.live && !this.stopping.has(t.service) && !this.noReplace.has(t.name)) {
