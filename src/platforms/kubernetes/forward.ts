@@ -68,7 +68,10 @@ export class Forwards {
     const existing = this.servers.get(key);
     if (existing) return existing.url;
     const server = net.createServer((socket) => {
-      connect(socket).catch((e) => socket.destroy(e as Error));
+      // A refused or broken tunnel closes the client's connection (an error event here would be an
+      // uncaught exception of the runner: the client sees the connection reset instead).
+      socket.on('error', () => undefined);
+      connect(socket).catch(() => socket.destroy());
     });
     // Never what keeps a process alive (`pipeline status` attaches and exits).
     server.unref();
