@@ -1,6 +1,7 @@
 // The one door to platforms: everything outside src/platforms creates, attaches to and lists
 // platforms here. A new platform is a folder with a PlatformProvider and one line in PROVIDERS.
 import { dockerProvider } from './docker/index.ts';
+import { kubernetesProvider } from './kubernetes/index.ts';
 import { localProvider } from './local/index.ts';
 import type {
   AttachedPlatform,
@@ -14,6 +15,7 @@ import type {
 const PROVIDERS: Partial<Record<PlatformKind, PlatformProvider>> = {
   local: localProvider,
   docker: dockerProvider,
+  kubernetes: kubernetesProvider,
 };
 
 export { faultlineHome, listActive } from './active.ts';

@@ -11,13 +11,13 @@ export async function runTrainer(
   return lastResult(stdout, mode);
 }
 
-/** The last JSON line that is a result, not one of the trainer's pino log lines. */
+/** The last JSON line that is a result, not one of the trainer's log lines. */
 export function lastResult(stdout: string, mode: string): Record<string, unknown> {
   for (const l of stdout.trim().split('\n').reverse()) {
     try {
       const obj = JSON.parse(l);
-      if (obj && typeof obj === 'object' && !('level' in obj && 'msg' in obj && !('version' in obj)))
-        return obj;
+      // A log line (pino's, or the trainer's own {time, service, msg}) carries msg and no version.
+      if (obj && typeof obj === 'object' && !('msg' in obj && !('version' in obj))) return obj;
     } catch {
       // not a JSON line
     }
