@@ -506,7 +506,7 @@ spec:
     );
     const { errors } = await errorsOf(yaml);
     expect(find(errors, 'spec.pipeline').message).toContain('only applies to target: reference');
-    expect(find(errors, 'spec.faults[0]').message).toContain('--platform kubernetes --attach');
+    expect(find(errors, 'spec.faults[0]').message).toContain('--platform kubernetes in attach mode');
   });
 });
 

@@ -199,11 +199,11 @@ export function scenarioSemantics(raw: unknown): Issue[] {
           if (p.ok && p.value === 0) err([...path, 'target', 'percent'], 'expected a percent > 0%');
         }
         // Killing pods needs the platform that runs them: an already-deployed pipeline is reached by
-        // attaching a platform to it (--platform kubernetes --attach), not through the target.
+        // attaching a platform to it (the kubernetes platform's attach mode), not through the target.
         if (!reference)
           err(
             path,
-            'pod-kill needs a platform that runs the pipeline: use target: reference (a pipeline already deployed on Kubernetes is reached with --platform kubernetes --attach)',
+            'pod-kill needs a platform that runs the pipeline: use target: reference (a pipeline already deployed on Kubernetes is reached with --platform kubernetes in attach mode: FAULTLINE_KUBE_ATTACH=1 FAULTLINE_KUBE_NAMESPACE=<ns>)',
           );
         break;
       }
